@@ -1,0 +1,53 @@
+# es-autoscaler: two commands for a new user.
+#   make demo   -- the main job (today: validate + back-test the shipped example policies)
+#   make test   -- the whole test command: ruff, mypy --strict, import-linter, pytest
+# Both create .venv from the hash-locked requirements on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck imports pytest bench lock clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements/dev.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/es-autoscaler validate policies/
+	@echo
+	$(BIN)/es-autoscaler backtest --policy policies/prod-data-cpu-heap.yaml --metrics examples/metrics/busy-day.csv --replicas 3 --confirm-after 5m
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+test: lint typecheck imports pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+# Regenerate the hash-locked requirements (needs network to PyPI).
+lock:
+	$(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements/dev.lock
+	$(PYTHON) -m uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -o requirements/runtime.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

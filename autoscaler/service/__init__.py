@@ -1,0 +1,1 @@
+"""The running service: aiohttp app, main loop, metrics."""

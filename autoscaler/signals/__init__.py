@@ -1,0 +1,1 @@
+"""Signals in: Alertmanager webhooks and Elasticsearch node stats, turned into observations."""
