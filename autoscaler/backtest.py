@@ -1,0 +1,272 @@
+"""Back-test: replay recorded tier metrics (and alerts) through the real engine, offline.
+
+Ops rehearse a policy on last week's metrics before it touches production. This module is the
+only code path for that, and the golden scenario tests run through it too. It reads text
+(CSV, JSON lines) handed to it and simulates operations that are confirmed a fixed time after
+they start; it never talks to a cluster.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from autoscaler.core.alerts import AlertBook, PayloadError, WebhookPayload, parse_timestamp, parse_webhook
+from autoscaler.core.engine import DEFAULT_ALERT_TTL, Decision, TargetState, decide
+from autoscaler.core.observations import MetricKey, Observations
+from autoscaler.core.policy import AGGREGATES, METRICS, Policy
+
+
+class InputError(ValueError):
+    """Bad back-test input, with the file and line it was found on."""
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        super().__init__(f"{file}:{line}: {message}")
+        self.file, self.line = file, line
+
+
+def parse_time(text: str) -> float:
+    """Epoch seconds or RFC 3339."""
+    s = text.strip()
+    try:
+        return float(s)
+    except ValueError:
+        return parse_timestamp(s)
+
+
+def rfc3339(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class MetricsTable:
+    times: tuple[float, ...]
+    observations: Observations
+
+
+def parse_metrics_csv(text: str, *, file: str = "metrics.csv") -> MetricsTable:
+    """CSV: ``timestamp`` then ``<metric>.<aggregate>`` columns; an empty cell is a missing sample."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError(file, 1, "empty file: expected a header 'timestamp,<metric>.<aggregate>,...'") from None
+    header = [h.strip() for h in header]
+    if not header or header[0] != "timestamp":
+        raise InputError(file, 1, f"first column must be 'timestamp', got {header[0] if header else ''!r}")
+    keys: list[MetricKey] = []
+    for col in header[1:]:
+        metric, _, agg = col.partition(".")
+        if metric not in METRICS or agg not in AGGREGATES:
+            raise InputError(
+                file,
+                1,
+                f"unknown column {col!r}: use <metric>.<aggregate> with metric in "
+                f"{', '.join(METRICS)} and aggregate in {', '.join(AGGREGATES)}",
+            )
+        keys.append((metric, agg))
+    if len(set(keys)) != len(keys):
+        raise InputError(file, 1, "duplicate column")
+    rows: list[tuple[float, dict[MetricKey, float | None]]] = []
+    last: float | None = None
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise InputError(file, line, f"expected {len(header)} cells, got {len(row)}")
+        try:
+            at = parse_time(row[0])
+        except ValueError:
+            raise InputError(
+                file, line, f"unparsable timestamp {row[0]!r} (use RFC 3339 or epoch seconds)"
+            ) from None
+        if last is not None and at <= last:
+            raise InputError(file, line, f"timestamp {row[0]!r} is not after the previous row")
+        last = at
+        values: dict[MetricKey, float | None] = {}
+        for key, cell in zip(keys, row[1:], strict=True):
+            cell = cell.strip()
+            if not cell:
+                values[key] = None
+                continue
+            try:
+                values[key] = float(cell)
+            except ValueError:
+                raise InputError(file, line, f"{key[0]}.{key[1]}: {cell!r} is not a number") from None
+        rows.append((at, values))
+    if not rows:
+        raise InputError(file, 2, "no data rows")
+    return MetricsTable(tuple(r[0] for r in rows), Observations.from_rows(rows))
+
+
+def parse_alerts_jsonl(text: str, *, file: str = "alerts.jsonl") -> list[tuple[float, WebhookPayload]]:
+    """JSON lines ``{"at": <timestamp>, "payload": <Alertmanager v4 webhook body>}`` in time order."""
+    out: list[tuple[float, WebhookPayload]] = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise InputError(file, n, f"invalid JSON: {e.msg}") from None
+        if not isinstance(obj, dict) or "at" not in obj or "payload" not in obj:
+            raise InputError(file, n, 'expected {"at": <timestamp>, "payload": {...}}')
+        try:
+            at = parse_time(str(obj["at"]))
+        except ValueError:
+            raise InputError(file, n, f"unparsable timestamp {obj['at']!r}") from None
+        try:
+            payload = parse_webhook(obj["payload"])
+        except PayloadError as e:
+            raise InputError(file, n, f"{e}: {'; '.join(e.problems)}") from None
+        if out and at < out[-1][0]:
+            raise InputError(file, n, "alerts must be in time order")
+        out.append((at, payload))
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    replicas: int | None = None
+    confirm_after: float = 0.0
+    poll_interval: float | None = None
+    alert_ttl: float = DEFAULT_ALERT_TTL
+
+
+@dataclass
+class Result:
+    actions: list[Decision] = field(default_factory=list)
+    last: Decision | None = None
+    final_replicas: int = 0
+    node_hours: float = 0.0
+    poll_interval: float = 0.0
+    staleness: float = 0.0
+    start: float = 0.0
+    end: float = 0.0
+
+    @property
+    def scale_ups(self) -> int:
+        return sum(1 for d in self.actions if d.action == "scale_up")
+
+    @property
+    def scale_downs(self) -> int:
+        return sum(1 for d in self.actions if d.action == "scale_down")
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "scale_ups": self.scale_ups,
+            "scale_downs": self.scale_downs,
+            "node_hours": round(self.node_hours, 3),
+            "final_replicas": self.final_replicas,
+        }
+
+
+def median_spacing(times: tuple[float, ...]) -> float:
+    if len(times) < 2:
+        return 10.0
+    return float(statistics.median(b - a for a, b in zip(times, times[1:], strict=False)))
+
+
+def run(
+    policy: Policy,
+    table: MetricsTable,
+    alerts: list[tuple[float, WebhookPayload]],
+    settings: Settings,
+) -> Result:
+    """Replay: evaluate the engine at every sample time; simulate operations and confirmations.
+
+    Replicas change when an operation is confirmed, ``confirm_after`` after it started; while
+    it runs no decision is taken. Node-hours integrate the replica count over the CSV's span.
+    """
+    poll = settings.poll_interval or median_spacing(table.times)
+    staleness = policy.elasticsearch.staleAfter or 3 * poll
+    replicas = settings.replicas if settings.replicas is not None else policy.replicas.min
+    result = Result(poll_interval=poll, staleness=staleness, start=table.times[0], end=table.times[-1])
+    book = AlertBook()
+    pending = iter(alerts)
+    next_alert = next(pending, None)
+    last_confirmed: float | None = None
+    running: tuple[float, int] | None = None  # (confirm at, to replicas)
+    node_seconds = 0.0
+    prev_t = table.times[0]
+
+    def advance_to(t: float) -> None:
+        nonlocal node_seconds, prev_t
+        node_seconds += replicas * (t - prev_t)
+        prev_t = t
+
+    for now in table.times:
+        while next_alert is not None and next_alert[0] <= now:
+            book = book.apply(next_alert[1], received_at=next_alert[0])
+            next_alert = next(pending, None)
+        if running is not None and running[0] <= now:
+            advance_to(running[0])
+            replicas, last_confirmed, running = running[1], running[0], None
+        advance_to(now)
+        state = TargetState(replicas, running is not None, last_confirmed)
+        decision = decide(
+            policy, table.observations, book, state, now, staleness=staleness, alert_ttl=settings.alert_ttl
+        )
+        result.last = decision
+        if decision.action == "none" or decision.to_replicas is None:
+            continue
+        result.actions.append(decision)
+        if not decision.act:
+            continue  # dry-run: recorded, never carried out
+        if settings.confirm_after <= 0:
+            replicas, last_confirmed = decision.to_replicas, now
+        else:
+            running = (now + settings.confirm_after, decision.to_replicas)
+    if running is not None and running[0] <= table.times[-1]:
+        replicas = running[1]
+    result.final_replicas = replicas
+    result.node_hours = node_seconds / 3600
+    return result
+
+
+def json_lines(result: Result) -> Iterator[str]:
+    """The ``--format json`` output: one line per action, then the summary."""
+    for d in result.actions:
+        yield json.dumps(
+            {
+                "at": rfc3339(d.at),
+                "action": d.action,
+                "from": d.from_replicas,
+                "to": d.to_replicas,
+                "reasons": [r.to_dict() for r in d.reasons],
+            }
+        )
+    yield json.dumps({"summary": result.summary()})
+
+
+def text_lines(policy: Policy, result: Result) -> Iterator[str]:
+    """A readable timeline."""
+    from autoscaler.core.durations import format_duration
+
+    yield f"policy {policy.describe()}"
+    yield (
+        f"replayed {rfc3339(result.start)} → {rfc3339(result.end)} "
+        f"({format_duration(result.end - result.start)}), poll every "
+        f"{format_duration(result.poll_interval)}, stale after {format_duration(result.staleness)}"
+    )
+    if not result.actions:
+        yield "no scaling actions"
+    for d in result.actions:
+        arrow = "▲" if d.action == "scale_up" else "▼"
+        why = ", ".join(str(r) for r in d.reasons)
+        yield f"  {rfc3339(d.at)}  {arrow} {d.action:<10} {d.from_replicas:>2} → {d.to_replicas:<2}  {why}"
+    if result.last is not None and result.last.action == "none":
+        why = ", ".join(str(r) for r in result.last.reasons) or "no condition holds"
+        yield f"  at the end: holding at {result.final_replicas} replicas: {why}"
+    s = result.summary()
+    yield (
+        f"summary: {s['scale_ups']} scale-up(s), {s['scale_downs']} scale-down(s), "
+        f"{s['node_hours']:g} node-hours, final replicas {s['final_replicas']}"
+    )

@@ -1,0 +1,217 @@
+"""Command line: the composition root for ``validate``, ``backtest``, ``sim`` and ``serve``.
+
+Argument parsing and file reading live here; everything a command decides is done by the
+modules it calls. Exit codes: 0 success, 2 bad input (invalid policy, bad CSV), 1 failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from autoscaler import __version__
+from autoscaler.core.durations import parse_duration
+from autoscaler.core.policy import LoadResult, Policy, PolicyError, load_policy_texts
+
+EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+
+
+def policy_files(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """YAML files named directly or found (recursively, sorted) in the given directories."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.suffix in {".yaml", ".yml"} and q.is_file())
+            if not found:
+                problems.append(f"{raw}: no .yaml/.yml policy files in this directory")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            problems.append(f"{raw}: no such file or directory")
+    return files, problems
+
+
+def load_policies(paths: Sequence[str]) -> tuple[LoadResult, list[str]]:
+    """Read and validate policy files; unreadable paths come back as problems."""
+    files, problems = policy_files(paths)
+    sources = []
+    for f in files:
+        try:
+            sources.append((str(f), f.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(f"{f}: cannot read: {e}")
+    return load_policy_texts(sources), problems
+
+
+def _print_errors(errors: Sequence[PolicyError | str], *, prefix: str = "") -> None:
+    for e in errors:
+        print(f"{prefix}{e}", file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    if args.schema:
+        schema = Policy.model_json_schema(by_alias=True)
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["title"] = "es-autoscaler policy"
+        print(json.dumps(schema, indent=2))
+        return EXIT_OK
+    result, problems = load_policies(args.paths or ["policies/"])
+    _print_errors(problems)
+    _print_errors(result.errors)
+    _print_errors(result.warnings, prefix="warning: ")
+    if problems or result.errors:
+        n = len(problems) + len(result.errors)
+        print(f"{n} error(s); no policy was changed", file=sys.stderr)
+        return EXIT_INPUT
+    for loaded in result.policies:
+        print(loaded.policy.describe())
+    print(f"{len(result.policies)} polic{'y' if len(result.policies) == 1 else 'ies'} valid")
+    return EXIT_OK
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from autoscaler import backtest
+
+    result, problems = load_policies([args.policy])
+    if problems or result.errors:
+        _print_errors(problems)
+        _print_errors(result.errors)
+        return EXIT_INPUT
+    candidates = [p.policy for p in result.policies]
+    if args.name:
+        candidates = [p for p in candidates if p.name == args.name]
+    if len(candidates) != 1:
+        names = ", ".join(p.policy.name for p in result.policies)
+        print(
+            f"{args.policy}: holds {len(result.policies)} policies ({names}); pick one with --name"
+            if not args.name
+            else f"{args.policy}: no policy named {args.name!r} (has: {names})",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    policy = candidates[0]
+    try:
+        table = backtest.parse_metrics_csv(_read(args.metrics), file=args.metrics)
+        alerts = (
+            backtest.parse_alerts_jsonl(_read(args.alerts), file=args.alerts) if args.alerts else []
+        )
+    except backtest.InputError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as e:
+        print(f"cannot read input: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    settings = backtest.Settings(
+        replicas=args.replicas,
+        confirm_after=args.confirm_after,
+        poll_interval=args.poll_interval,
+        alert_ttl=args.alert_ttl,
+    )
+    if args.replicas is not None and args.replicas < 0:
+        print("--replicas must be ≥ 0", file=sys.stderr)
+        return EXIT_INPUT
+    outcome = backtest.run(policy, table, alerts, settings)
+    lines = backtest.json_lines(outcome) if args.format == "json" else backtest.text_lines(policy, outcome)
+    for line in lines:
+        print(line)
+    return EXIT_OK
+
+
+def _read(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _duration_arg(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="es-autoscaler",
+        description="Event-driven autoscaler for Elasticsearch clusters.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    v = sub.add_parser(
+        "validate",
+        help="check policy files; print a one-line summary of each",
+        description="Validate policy files (files or directories; default policies/). "
+        "Exit 0 when all are valid, 2 with FILE:LINE: field: message for every error.",
+    )
+    v.add_argument("paths", nargs="*", metavar="PATH", help="policy files or directories")
+    v.add_argument("--schema", action="store_true", help="print the policy JSON Schema and exit")
+    v.set_defaults(func=cmd_validate)
+
+    b = sub.add_parser(
+        "backtest",
+        help="replay recorded metrics through a policy, offline",
+        description="Replay a metrics CSV (timestamp, <metric>.<aggregate>, ...) and optional "
+        "Alertmanager webhooks through the real engine and print the actions it would take.",
+    )
+    b.add_argument("--policy", required=True, metavar="FILE", help="policy file")
+    b.add_argument("--name", help="policy name, when the file holds several")
+    b.add_argument("--metrics", required=True, metavar="CSV", help="recorded tier metrics")
+    b.add_argument(
+        "--alerts", metavar="JSONL", help='webhooks as lines of {"at": ..., "payload": {...}}'
+    )
+    b.add_argument("--replicas", type=int, metavar="N", help="starting replicas (default: min)")
+    b.add_argument(
+        "--confirm-after",
+        type=_duration_arg,
+        default=0.0,
+        metavar="DUR",
+        help="time from the start of an operation to its confirmation (default 0s)",
+    )
+    b.add_argument(
+        "--poll-interval",
+        type=_duration_arg,
+        metavar="DUR",
+        help="poll interval for the staleness limit (default: the CSV's median spacing)",
+    )
+    b.add_argument(
+        "--alert-ttl",
+        type=_duration_arg,
+        default=12 * 3600.0,
+        metavar="DUR",
+        help="a firing alert not re-sent for this long expires (default 12h)",
+    )
+    b.add_argument("--format", choices=["text", "json"], default="text")
+    b.set_defaults(func=cmd_backtest)
+
+    _add_optional_commands(sub)
+    return parser
+
+
+def _add_optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Commands that live in their own modules (the twin, the service)."""
+    try:
+        from autoscaler.sim.simcli import add_sim_parser
+    except ImportError:  # TEMP until the twin lands
+        return
+    add_sim_parser(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""The decision engine: ``decide(policy, observations, alerts, state, now) -> Decision``.
+
+A pure function of its inputs (no IO, no clock, no asyncio), so every decision can be
+explained, unit-tested at its edges and replayed offline. It implements DESIGN §5: sustained
+windows, fail-safe on stale data, bounds and steps, one operation at a time, scale-up wins,
+per-direction cooldowns measured from the last confirmation — and always says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from autoscaler.core.alerts import AlertBook
+from autoscaler.core.durations import format_duration
+from autoscaler.core.observations import Observations, metric_key_name
+from autoscaler.core.policy import (
+    AlertCondition,
+    AllOf,
+    AnyOf,
+    Condition,
+    MetricCondition,
+    Policy,
+    ScaleRule,
+)
+from autoscaler.core.windows import sustained
+
+Direction = Literal["up", "down"]
+Action = Literal["scale_up", "scale_down", "none"]
+
+DEFAULT_ALERT_TTL = 3 * 4 * 3600.0
+"""3 × Alertmanager's default ``repeat_interval`` (4h)."""
+
+ReasonCode = Literal[
+    "sustained",
+    "not_sustained",
+    "cooldown",
+    "at_max",
+    "at_min",
+    "operation_in_progress",
+    "stale_data",
+    "paused",
+    "dry_run",
+    "unsafe",
+    "out_of_bounds",
+    "both_directions",
+]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason code with the numbers behind it (DESIGN §5)."""
+
+    code: ReasonCode
+    direction: Direction | None = None
+    condition: str | None = None
+    elapsed: float | None = None
+    needed: float | None = None
+    remaining: float | None = None
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    def __str__(self) -> str:
+        args: list[str] = []
+        if self.direction:
+            args.append(self.direction)
+        if self.condition:
+            args.append(self.condition)
+        if self.code == "not_sustained" and self.elapsed is not None:
+            args.append(f"{format_duration(self.elapsed)} of {format_duration(self.needed or 0)}")
+        if self.remaining is not None:
+            args.append(f"{format_duration(self.remaining)} left")
+        if self.detail:
+            args.append(self.detail)
+        return f"{self.code}({'; '.join(args)})" if args else self.code
+
+
+@dataclass(frozen=True)
+class LeafReport:
+    """Live state of one metric or alert condition, for status pages and reasons."""
+
+    condition: str
+    kind: Literal["metric", "alert"]
+    holds: bool
+    stale: bool
+    elapsed: float
+    needed: float
+    value: float | None = None
+    metric: str | None = None
+
+
+@dataclass(frozen=True)
+class ConditionReport:
+    """One direction's ``when`` tree evaluated: whether it holds, which part fired, each leaf."""
+
+    holds: bool
+    fired: str | None
+    leaves: tuple[LeafReport, ...]
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """What the engine must know about the target besides observations."""
+
+    replicas: int | None
+    """Current replicas, or None when unknown (then nothing is decided)."""
+    operation_in_progress: bool = False
+    last_confirmed_at: float | None = None
+    """When the last operation of either direction was confirmed (cooldowns and windows)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    policy: str
+    at: float
+    action: Action
+    from_replicas: int | None
+    to_replicas: int | None
+    reasons: tuple[Reason, ...]
+    act: bool
+    """True when the runner should carry the action out (not in dry-run or paused mode)."""
+    up: ConditionReport | None = None
+    down: ConditionReport | None = None
+    reason_codes: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason_codes", tuple(r.code for r in self.reasons))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "at": self.at,
+            "action": self.action,
+            "from": self.from_replicas,
+            "to": self.to_replicas,
+            "act": self.act,
+            "reasons": [r.to_dict() for r in self.reasons],
+        }
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    observations: Observations
+    alerts: AlertBook
+    now: float
+    staleness: float
+    alert_ttl: float
+    not_before: float | None
+
+
+def _leaf(c: MetricCondition | AlertCondition, ctx: _Ctx) -> LeafReport:
+    if isinstance(c, MetricCondition):
+        w = sustained(
+            ctx.observations.get(c.key),
+            c.satisfied_by,
+            duration=c.for_,
+            now=ctx.now,
+            staleness=ctx.staleness,
+            not_before=ctx.not_before,
+        )
+        return LeafReport(
+            c.describe(),
+            "metric",
+            w.holds,
+            w.stale,
+            w.elapsed,
+            w.needed,
+            w.latest,
+            metric_key_name(c.key),
+        )
+    needed = c.for_ or 0.0
+    best = 0.0
+    holds = False
+    for a in ctx.alerts.firing(now=ctx.now, ttl=ctx.alert_ttl):
+        if not a.matches(c.alert, c.labels):
+            continue
+        start = a.starts_at if ctx.not_before is None else max(a.starts_at, ctx.not_before)
+        elapsed = max(0.0, ctx.now - start)
+        best = max(best, elapsed)
+        holds = holds or elapsed >= needed
+    return LeafReport(c.describe(), "alert", holds, False, best, needed)
+
+
+def _evaluate(c: Condition, ctx: _Ctx, leaves: list[LeafReport]) -> tuple[bool, str | None]:
+    """(holds, description of the part that fired)."""
+    if isinstance(c, AllOf):
+        results = [_evaluate(child, ctx, leaves) for child in c.all]
+        ok = all(r[0] for r in results)
+        return ok, (c.describe() if ok else None)
+    if isinstance(c, AnyOf):
+        results = [_evaluate(child, ctx, leaves) for child in c.any]
+        fired = next((r[1] for r in results if r[0]), None)
+        return fired is not None, fired
+    report = _leaf(c, ctx)
+    leaves.append(report)
+    return report.holds, (report.condition if report.holds else None)
+
+
+def evaluate_rule(rule: ScaleRule, ctx: _Ctx) -> ConditionReport:
+    leaves: list[LeafReport] = []
+    holds, fired = _evaluate(rule.when, ctx, leaves)
+    return ConditionReport(holds, fired, tuple(leaves))
+
+
+def _failing(report: ConditionReport | None, direction: Direction) -> list[Reason]:
+    if report is None:
+        return []
+    out = []
+    for leaf in report.leaves:
+        if leaf.holds:
+            continue
+        if leaf.stale:
+            out.append(Reason("stale_data", direction, leaf.condition, detail="no fresh sample"))
+        else:
+            value = f"now {leaf.value:g}" if leaf.value is not None else None
+            out.append(
+                Reason("not_sustained", direction, leaf.condition, leaf.elapsed, leaf.needed,
+                       detail=value)
+            )
+    return out
+
+
+def _cooldown(rule: ScaleRule, state: TargetState, now: float) -> float:
+    if state.last_confirmed_at is None:
+        return 0.0
+    return max(0.0, state.last_confirmed_at + rule.cooldown - now)
+
+
+def decide(
+    policy: Policy,
+    observations: Observations,
+    alerts: AlertBook,
+    state: TargetState,
+    now: float,
+    *,
+    staleness: float | None = None,
+    alert_ttl: float = DEFAULT_ALERT_TTL,
+) -> Decision:
+    """Decide what to do with ``policy``'s target at ``now``. Pure and deterministic.
+
+    ``staleness`` defaults to the policy's (3 × its poll interval unless ``staleAfter``).
+    """
+    ctx = _Ctx(
+        observations,
+        alerts,
+        now,
+        staleness if staleness is not None else policy.elasticsearch.staleness_limit,
+        alert_ttl,
+        state.last_confirmed_at,
+    )
+    up = evaluate_rule(policy.scaleUp, ctx) if policy.scaleUp else None
+    down = evaluate_rule(policy.scaleDown, ctx) if policy.scaleDown else None
+    current = state.replicas
+
+    def hold(*reasons: Reason) -> Decision:
+        return Decision(policy.name, now, "none", current, current, tuple(reasons), False, up, down)
+
+    if policy.mode == "paused":
+        return hold(Reason("paused"))
+    if state.operation_in_progress:
+        return hold(Reason("operation_in_progress"))
+    if current is None:
+        return hold(Reason("stale_data", detail="current replicas unknown"))
+    last_poll = observations.last_poll(now)
+    if last_poll is None or now - last_poll > ctx.staleness:
+        age = "no poll yet" if last_poll is None else f"last poll {format_duration(now - last_poll)} ago"
+        return hold(Reason("stale_data", detail=age))
+
+    bounds = policy.replicas
+    direction: Direction | None = None
+    reasons: list[Reason] = []
+    if current < bounds.min or current > bounds.max:
+        direction = "up" if current < bounds.min else "down"
+        reasons.append(
+            Reason("out_of_bounds", direction, detail=f"{current} outside {bounds.min}–{bounds.max}")
+        )
+        target = bounds.clamp(current)
+        rule = policy.rule(direction)
+    else:
+        up_holds = bool(up and up.holds)
+        down_holds = bool(down and down.holds)
+        if up_holds:
+            assert up is not None and policy.scaleUp is not None
+            direction, rule = "up", policy.scaleUp
+            reasons.append(Reason("sustained", "up", up.fired))
+            if down_holds:
+                reasons.append(Reason("both_directions", detail="scale-up wins"))
+            if current >= bounds.max:
+                return hold(*reasons, Reason("at_max", "up", detail=f"max {bounds.max}"))
+            target = bounds.clamp(current + rule.step.size(current))
+        elif down_holds:
+            assert down is not None and policy.scaleDown is not None
+            direction, rule = "down", policy.scaleDown
+            reasons.append(Reason("sustained", "down", down.fired))
+            if current <= bounds.min:
+                return hold(*reasons, Reason("at_min", "down", detail=f"min {bounds.min}"))
+            target = bounds.clamp(current - rule.step.size(current))
+        else:
+            return hold(*_failing(up, "up"), *_failing(down, "down"))
+
+    if rule is not None:
+        remaining = _cooldown(rule, state, now)
+        if remaining > 0:
+            return hold(*reasons, Reason("cooldown", direction, remaining=remaining))
+    action: Action = "scale_up" if direction == "up" else "scale_down"
+    act = policy.mode == "active"
+    if policy.mode == "dry-run":
+        reasons.append(Reason("dry_run"))
+    return Decision(policy.name, now, action, current, target, tuple(reasons), act, up, down)
+
+
+def conditions_by_metric(decision: Decision) -> Mapping[str, LeafReport]:
+    """Leaf reports of both directions keyed by their description (for status views)."""
+    out: dict[str, LeafReport] = {}
+    for report in (decision.up, decision.down):
+        if report:
+            for leaf in report.leaves:
+                out.setdefault(leaf.condition, leaf)
+    return out

@@ -1,0 +1,725 @@
+"""Policy files: the models ops write, and loading with errors that name file, line and field.
+
+Policy files are the main interface between ops and the autoscaler, so a mistake in one must
+be reported the way a compiler reports one: ``FILE:LINE: field.path: message``, every error at
+once, never a traceback. The field names are a contract (DESIGN §4): docs, examples and users'
+files rely on them.
+
+This module does no IO of its own: ``load_policy_texts`` takes ``(file name, text)`` pairs, so
+the shell decides where texts come from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from autoscaler.core.durations import format_duration, parse_duration
+
+# ---------------------------------------------------------------------------------------------
+# Vocabulary
+
+METRICS: tuple[str, ...] = (
+    "cpu",
+    "heap",
+    "disk",
+    "load1",
+    "search_queue",
+    "write_queue",
+    "search_rejections",
+    "write_rejections",
+    "search_latency_ms",
+    "indexing_rate",
+)
+"""Metrics a condition may name (DESIGN §4); the poller derives each from ``_nodes/stats``."""
+
+PERCENT_METRICS = frozenset({"cpu", "heap", "disk"})
+AGGREGATES: tuple[str, ...] = ("avg", "max", "min", "p90")
+
+MetricName = Literal[
+    "cpu",
+    "heap",
+    "disk",
+    "load1",
+    "search_queue",
+    "write_queue",
+    "search_rejections",
+    "write_rejections",
+    "search_latency_ms",
+    "indexing_rate",
+]
+AggregateName = Literal["avg", "max", "min", "p90"]
+Mode = Literal["active", "dry-run", "paused"]
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(
+            f"invalid duration {value!r}: write it as a string with a unit, e.g. 30s, 5m or 2h"
+        )
+    return parse_duration(value)
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"}),
+]
+"""Seconds, written in files as ``30s``, ``5m``, ``2h`` or ``1h30m``."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """How far one operation moves: a node count, or a percentage of current replicas."""
+
+    count: int | None = None
+    percent: float | None = None
+
+    def size(self, current: int) -> int:
+        """Nodes to add or remove from ``current``; percentages round up, at least 1."""
+        if self.count is not None:
+            return self.count
+        assert self.percent is not None
+        return max(1, math.ceil(current * self.percent / 100 - 1e-9))
+
+    def __str__(self) -> str:
+        return f"{self.count}" if self.count is not None else f"{self.percent:g}%"
+
+
+def _step(value: Any) -> Step:
+    if isinstance(value, Step):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("step must be a whole number of nodes (e.g. 1) or a percentage ('25%')")
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError(f"step must be at least 1 node, got {value}")
+        return Step(count=value)
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value)
+        if m:
+            pct = float(m.group(1))
+            if not 1 <= pct <= 100:
+                raise ValueError(f"a percentage step must be between 1% and 100%, got {value!r}")
+            return Step(percent=pct)
+        if value.strip().isdigit():
+            return _step(int(value))
+    raise ValueError(
+        f"invalid step {value!r}: use a whole number of nodes (e.g. 1) or a percentage ('25%')"
+    )
+
+
+StepSpec = Annotated[
+    Step,
+    BeforeValidator(_step),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
+            ]
+        }
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditions
+
+
+class MetricCondition(_Model):
+    """``{metric: cpu, aggregate: avg, above: 80, for: 5m}`` over the tier's aggregate."""
+
+    metric: MetricName
+    aggregate: AggregateName
+    above: float | None = None
+    below: float | None = None
+    for_: Duration | None = Field(default=None, alias="for")
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> MetricCondition:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("a metric condition needs exactly one of 'above' or 'below'")
+        return self
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.metric, self.aggregate)
+
+    @property
+    def threshold(self) -> float:
+        value = self.above if self.above is not None else self.below
+        assert value is not None
+        return value
+
+    def satisfied_by(self, value: float) -> bool:
+        if self.above is not None:
+            return value > self.above
+        assert self.below is not None
+        return value < self.below
+
+    def describe(self) -> str:
+        unit = "%" if self.metric in PERCENT_METRICS else ""
+        op = ">" if self.above is not None else "<"
+        text = f"{self.aggregate} {self.metric} {op} {self.threshold:g}{unit}"
+        return text + (f" for {format_duration(self.for_)}" if self.for_ else "")
+
+
+class AlertCondition(_Model):
+    """``{alert: EsHighCpu, labels: {cluster: prod-es}, for: 5m}``: a firing Alertmanager alert."""
+
+    alert: str = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    for_: Duration | None = Field(default=None, alias="for")
+
+    def describe(self) -> str:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        text = f"alert {self.alert}" + (f"{{{labels}}}" if labels else "")
+        return text + (f" for {format_duration(self.for_)}" if self.for_ else "")
+
+
+class AllOf(_Model):
+    """Every child condition holds."""
+
+    all: list[Condition] = Field(min_length=1)
+
+    def describe(self) -> str:
+        return " and ".join(_paren(c) for c in self.all)
+
+
+class AnyOf(_Model):
+    """At least one child condition holds."""
+
+    any: list[Condition] = Field(min_length=1)
+
+    def describe(self) -> str:
+        return ", or ".join(_paren(c) for c in self.any)
+
+
+def _paren(c: Condition) -> str:
+    text = c.describe()
+    return f"({text})" if isinstance(c, AllOf | AnyOf) and len(_children(c)) > 1 else text
+
+
+def _children(c: Condition) -> list[Condition]:
+    if isinstance(c, AllOf):
+        return c.all
+    if isinstance(c, AnyOf):
+        return c.any
+    return []
+
+
+_CONDITION_TAGS = {"metric": "metric-condition", "alert": "alert-condition"}
+_CONDITION_TAGS_COMPOSITE = {"all": "all-of", "any": "any-of"}
+CONDITION_TAGS = frozenset({*_CONDITION_TAGS.values(), *_CONDITION_TAGS_COMPOSITE.values()})
+
+
+def _condition_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return {
+            MetricCondition: "metric-condition",
+            AlertCondition: "alert-condition",
+            AllOf: "all-of",
+            AnyOf: "any-of",
+        }.get(type(value))
+    if not isinstance(value, Mapping):
+        return None
+    kinds = [tag for key, tag in (_CONDITION_TAGS | _CONDITION_TAGS_COMPOSITE).items() if key in value]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+Condition = Annotated[
+    Annotated[MetricCondition, Tag("metric-condition")]
+    | Annotated[AlertCondition, Tag("alert-condition")]
+    | Annotated[AllOf, Tag("all-of")]
+    | Annotated[AnyOf, Tag("any-of")],
+    Discriminator(
+        _condition_kind,
+        custom_error_type="invalid_condition",
+        custom_error_message=(
+            "a condition is a mapping with exactly one of 'metric', 'alert', 'all' or 'any'"
+        ),
+    ),
+]
+
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+
+
+def iter_leaves(condition: Condition) -> Iterable[MetricCondition | AlertCondition]:
+    """Every metric and alert condition in a ``when`` tree, depth first."""
+    if isinstance(condition, AllOf | AnyOf):
+        for child in _children(condition):
+            yield from iter_leaves(child)
+    else:
+        yield condition
+
+
+# ---------------------------------------------------------------------------------------------
+# The policy
+
+
+def _urls(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class ElasticsearchConnection(_Model):
+    """How to reach the cluster; secrets only ever by file, never inline."""
+
+    url: Annotated[list[str], BeforeValidator(_urls)] = Field(
+        default_factory=lambda: ["http://localhost:9200"], min_length=1
+    )
+    apiKeyFile: str | None = None
+    username: str | None = None
+    passwordFile: str | None = None
+    caFile: str | None = None
+    verifyCerts: bool = True
+    requestTimeout: Duration = 10.0
+    pollInterval: Duration = 10.0
+    staleAfter: Duration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for u in urls:
+            if not re.match(r"^https?://[^/\s]+", u):
+                raise ValueError(f"{u!r} is not an http(s) URL")
+        return urls
+
+    @model_validator(mode="after")
+    def _auth(self) -> ElasticsearchConnection:
+        if (self.username is None) != (self.passwordFile is None):
+            raise ValueError("basic auth needs both 'username' and 'passwordFile'")
+        if self.apiKeyFile and self.username:
+            raise ValueError("use either 'apiKeyFile' or 'username'/'passwordFile', not both")
+        return self
+
+    @property
+    def staleness_limit(self) -> float:
+        """How old the newest sample may be before data counts as stale (3 × poll by default)."""
+        return self.staleAfter if self.staleAfter is not None else 3 * self.pollInterval
+
+
+class NodeSelector(_Model):
+    """The tier a policy sizes: nodes having any of ``roles`` (and matching ``namePattern``)."""
+
+    roles: list[str] = Field(default_factory=lambda: ["data"], min_length=1)
+    namePattern: str | None = None
+
+    @field_validator("namePattern")
+    @classmethod
+    def _regex(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"namePattern is not a valid regular expression: {e}") from e
+        return pattern
+
+
+class StatefulSetTarget(_Model):
+    namespace: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
+class AnsibleTarget(_Model):
+    scaleUp: str = Field(min_length=1)
+    scaleDown: str = Field(min_length=1)
+    inventory: str | None = None
+    extraVars: dict[str, Any] = Field(default_factory=dict)
+    timeout: Duration = 1800.0
+
+
+class Target(_Model):
+    """What to scale: exactly one of a StatefulSet or a pair of Ansible playbooks."""
+
+    statefulSet: StatefulSetTarget | None = None
+    ansible: AnsibleTarget | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Target:
+        kinds = [k for k in ("statefulSet", "ansible") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                "target needs exactly one of 'statefulSet' or 'ansible'"
+                + (f" (got {' and '.join(kinds)})" if kinds else "")
+            )
+        return self
+
+    def describe(self) -> str:
+        if self.statefulSet:
+            return f"StatefulSet {self.statefulSet.namespace}/{self.statefulSet.name}"
+        assert self.ansible
+        return f"Ansible {self.ansible.scaleUp} / {self.ansible.scaleDown}"
+
+
+class Bounds(_Model):
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+    def clamp(self, n: int) -> int:
+        return max(self.min, min(self.max, n))
+
+
+class ScaleRule(_Model):
+    """When to move in one direction, by how much, and how long to wait afterwards."""
+
+    when: Condition
+    step: StepSpec = Step(count=1)
+    cooldown: Duration
+
+
+class Safety(_Model):
+    maxDiskPercentAfterScaleDown: float = Field(default=75.0, gt=0, le=100)
+    drainTimeout: Duration = 7200.0
+    joinTimeout: Duration = 900.0
+    rebalanceTimeout: Duration = 7200.0
+
+
+class Policy(_Model):
+    """One policy document (DESIGN §4)."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
+    elasticsearch: ElasticsearchConnection = Field(default_factory=ElasticsearchConnection)
+    nodes: NodeSelector = Field(default_factory=NodeSelector)
+    target: Target | None = None
+    replicas: Bounds
+    scaleUp: ScaleRule | None = None
+    scaleDown: ScaleRule | None = None
+    safety: Safety = Field(default_factory=Safety)
+    mode: Mode = "active"
+
+    @model_validator(mode="after")
+    def _has_rule(self) -> Policy:
+        if self.scaleUp is None and self.scaleDown is None:
+            raise ValueError("a policy needs 'scaleUp', 'scaleDown' or both")
+        return self
+
+    def rule(self, direction: Literal["up", "down"]) -> ScaleRule | None:
+        return self.scaleUp if direction == "up" else self.scaleDown
+
+    def describe(self) -> str:
+        """The one-line plain-English summary ``validate`` prints."""
+        parts = []
+        for sign, rule in (("+", self.scaleUp), ("-", self.scaleDown)):
+            if rule is None:
+                continue
+            noun = "node" if rule.step.count == 1 else "nodes"
+            parts.append(
+                f"{sign}{rule.step} {noun} when {rule.when.describe()}; "
+                f"cooldown {format_duration(rule.cooldown)}"
+            )
+        bounds = f"bounds {self.replicas.min}–{self.replicas.max}"
+        extra = "" if self.mode == "active" else f" [{self.mode}]"
+        return f"{self.name}: " + "; ".join([*parts, bounds]) + extra
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading with positions
+
+
+@dataclass(frozen=True)
+class PolicyError:
+    """One problem in a policy file, printable as ``FILE:LINE: field.path: message``."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.field}: " if self.field else ""
+        return f"{self.file}:{self.line}: {where}{self.message}"
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    policy: Policy
+    file: str
+    line: int  # first line of the YAML document
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    policies: list[LoadedPolicy] = field(default_factory=list)
+    errors: list[PolicyError] = field(default_factory=list)
+    warnings: list[PolicyError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+Path_ = tuple[str | int, ...]
+
+
+class _Positions:
+    """A YAML document turned into plain Python values plus a path → line map."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Path_, int] = {}
+        self.duplicates: list[tuple[Path_, int]] = []
+        self._constructor = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._constructor.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool) and key is not None:
+                    key = str(key)
+                sub = (*path, key)
+                if key in out:
+                    self.duplicates.append((sub, key_node.start_mark.line + 1))
+                self.lines[sub] = key_node.start_mark.line + 1
+                out[key] = self.build(value_node, sub)
+                self.lines[sub] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._constructor.construct_object(node, deep=True)
+
+
+def _known_field_names() -> list[str]:
+    names: set[str] = set()
+    for model in (
+        MetricCondition,
+        AlertCondition,
+        AllOf,
+        AnyOf,
+        ElasticsearchConnection,
+        NodeSelector,
+        StatefulSetTarget,
+        AnsibleTarget,
+        Target,
+        Bounds,
+        ScaleRule,
+        Safety,
+        Policy,
+    ):
+        for name, info in model.model_fields.items():
+            names.add(info.alias or name)
+    return sorted(names)
+
+
+_FIELD_NAMES = _known_field_names()
+
+
+def _locate(data: Any, loc: Sequence[str | int], lines: Mapping[Path_, int]) -> tuple[str, int]:
+    """Map a pydantic error location onto the document: a dotted field path and a line."""
+    path: list[str | int] = []
+    shown: list[str] = []
+    cur = data
+    for part in loc:
+        if isinstance(part, str) and part in CONDITION_TAGS:
+            continue  # discriminated-union tags are not fields in the file
+        if isinstance(cur, Mapping) and part in cur:
+            cur = cur[part]
+            path.append(part)
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            cur = cur[part]
+            path.append(part)
+        else:
+            cur = None
+        shown.append(f"[{part}]" if isinstance(part, int) else str(part))
+    line = 1
+    for n in range(len(path), -1, -1):
+        if tuple(path[:n]) in lines:
+            line = lines[tuple(path[:n])]
+            break
+    text = ""
+    for s in shown:
+        text += s if s.startswith("[") or not text else "." + s
+    return text, line
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    kind = err["type"]
+    loc = err["loc"]
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        close = difflib.get_close_matches(name, _FIELD_NAMES, n=1, cutoff=0.75)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"unknown field '{name}'{hint}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"must be one of {expected}, got {err.get('input')!r}"
+    msg = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    if kind in {"int_type", "float_type", "string_type", "bool_type", "dict_type", "list_type"}:
+        msg = f"{msg}, got {type(err.get('input')).__name__} {err.get('input')!r}"
+    return msg
+
+
+def parse_policy_document(
+    data: Any, *, file: str, lines: Mapping[Path_, int]
+) -> tuple[Policy | None, list[PolicyError]]:
+    """Validate one document's data; errors carry file, line and field path."""
+    if not isinstance(data, Mapping):
+        return None, [PolicyError(file, lines.get((), 1), "", "a policy must be a YAML mapping")]
+    try:
+        return Policy.model_validate(data), []
+    except ValidationError as e:
+        errors = []
+        for err in e.errors():
+            field_path, line = _locate(data, err["loc"], lines)
+            errors.append(PolicyError(file, line, field_path, _message(err)))
+        return None, errors
+
+
+def load_policy_texts(sources: Iterable[tuple[str, str]]) -> LoadResult:
+    """Parse and validate every document of every ``(file name, YAML text)`` source.
+
+    Collects all errors (YAML syntax, duplicate keys, schema, duplicate policy names) and the
+    warnings of :func:`lint_policy`, instead of stopping at the first one.
+    """
+    policies: list[LoadedPolicy] = []
+    errors: list[PolicyError] = []
+    warnings: list[PolicyError] = []
+    seen: dict[str, LoadedPolicy] = {}
+    for file, text in sources:
+        try:
+            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line = mark.line + 1 if mark else 1
+            errors.append(PolicyError(file, line, "", f"YAML syntax error: {e.problem or e}"))
+            continue
+        except yaml.YAMLError as e:
+            errors.append(PolicyError(file, 1, "", f"YAML error: {e}"))
+            continue
+        for node in nodes:
+            if node is None:
+                continue
+            pos = _Positions()
+            try:
+                data = pos.build(node, ())
+            except yaml.YAMLError as e:
+                errors.append(PolicyError(file, node.start_mark.line + 1, "", f"YAML error: {e}"))
+                continue
+            for path, line in pos.duplicates:
+                dotted = ".".join(str(p) for p in path)
+                errors.append(PolicyError(file, line, dotted, "duplicate key"))
+            policy, errs = parse_policy_document(data, file=file, lines=pos.lines)
+            errors.extend(errs)
+            if policy is None:
+                continue
+            doc_line = node.start_mark.line + 1
+            loaded = LoadedPolicy(policy, file, doc_line)
+            if policy.name in seen:
+                first = seen[policy.name]
+                errors.append(
+                    PolicyError(
+                        file,
+                        pos.lines.get(("name",), doc_line),
+                        "name",
+                        f"policy name {policy.name!r} is already used in {first.file}:{first.line}",
+                    )
+                )
+                continue
+            seen[policy.name] = loaded
+            policies.append(loaded)
+            warnings.extend(
+                PolicyError(file, pos.lines.get((w_field,), doc_line), w_field, w_text)
+                for w_field, w_text in lint_policy(policy)
+            )
+    return LoadResult(policies, errors, warnings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lint: valid but probably not what was meant
+
+
+def _dnf(c: Condition) -> list[list[MetricCondition | AlertCondition]]:
+    """The condition as a disjunction of conjunctions of leaves."""
+    if isinstance(c, AllOf):
+        out: list[list[MetricCondition | AlertCondition]] = [[]]
+        for child in c.all:
+            out = [a + b for a in out for b in _dnf(child)]
+        return out
+    if isinstance(c, AnyOf):
+        return [conj for child in c.any for conj in _dnf(child)]
+    return [[c]]
+
+
+def _overlap(
+    up: list[MetricCondition | AlertCondition], down: list[MetricCondition | AlertCondition]
+) -> dict[tuple[str, str], tuple[float, float]] | None:
+    """Metric ranges where both conjunctions hold at once, or None if they cannot."""
+    ranges: dict[tuple[str, str], tuple[float, float]] = {}
+    for leaf in [*up, *down]:
+        if not isinstance(leaf, MetricCondition):
+            continue
+        lo, hi = ranges.get(leaf.key, (-math.inf, math.inf))
+        if leaf.above is not None:
+            lo = max(lo, leaf.above)
+        else:
+            hi = min(hi, leaf.threshold)
+        if lo >= hi:
+            return None
+        ranges[leaf.key] = (lo, hi)
+    up_keys = {leaf.key for leaf in up if isinstance(leaf, MetricCondition)}
+    down_keys = {leaf.key for leaf in down if isinstance(leaf, MetricCondition)}
+    shared = up_keys & down_keys
+    return {k: v for k, v in ranges.items() if k in shared} or None
+
+
+def lint_policy(policy: Policy) -> list[tuple[str, str]]:
+    """Warnings ``(field, text)`` for a valid policy: overlapping directions, no target."""
+    out: list[tuple[str, str]] = []
+    if policy.scaleUp and policy.scaleDown:
+        for up in _dnf(policy.scaleUp.when):
+            for down in _dnf(policy.scaleDown.when):
+                both = _overlap(up, down)
+                if both:
+                    where = ", ".join(
+                        f"{agg} {metric} between {lo:g} and {hi:g}"
+                        for (metric, agg), (lo, hi) in sorted(both.items())
+                    )
+                    out.append(
+                        (
+                            "scaleDown",
+                            "scale-up and scale-down conditions overlap "
+                            f"({where}); when both hold, scale-up wins",
+                        )
+                    )
+                    return out
+    if policy.target is None and policy.mode == "active":
+        out.append(("target", "no target: decisions are recorded but nothing is scaled"))
+    return out
