@@ -1,0 +1,82 @@
+"""Prometheus metrics of the service, built on a registry the caller owns.
+
+One class holds every metric so names, labels and units are defined in one place, and each
+test (or each service instance) builds its own registry instead of sharing the global one.
+Names follow Prometheus conventions: ``esas_`` prefix, base units, ``_total`` for counters.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """All metrics of one service instance."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.decisions = Counter(
+            "esas_decisions_total",
+            "Policy evaluations by resulting direction and outcome "
+            "(acted, dry_run, held: the first reason code when nothing is done).",
+            ["policy", "direction", "outcome"],
+            registry=r,
+        )
+        self.condition_satisfied = Gauge(
+            "esas_condition_satisfied",
+            "1 when a policy condition (leaf) currently holds, else 0.",
+            ["policy", "direction", "condition"],
+            registry=r,
+        )
+        self.signal_value = Gauge(
+            "esas_signal_value",
+            "Latest tier aggregate a policy reads, by metric and aggregate.",
+            ["policy", "metric", "aggregate"],
+            registry=r,
+        )
+        self.data_stale = Gauge(
+            "esas_data_stale",
+            "1 when a policy holds because its data is stale or missing.",
+            ["policy"],
+            registry=r,
+        )
+        self.poll_duration = Histogram(
+            "esas_poll_duration_seconds",
+            "Duration of one Elasticsearch poll (node stats + health).",
+            ["cluster"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.poll_errors = Counter(
+            "esas_poll_errors_total",
+            "Failed Elasticsearch polls by cluster and reason.",
+            ["cluster", "reason"],
+            registry=r,
+        )
+        self.webhook_requests = Counter(
+            "esas_webhook_requests_total",
+            "Alertmanager webhook requests by HTTP status code and reason (ok or why rejected).",
+            ["code", "reason"],
+            registry=r,
+        )
+        self.active_alerts = Gauge(
+            "esas_active_alerts",
+            "Alerts currently firing (received, not resolved, not expired).",
+            registry=r,
+        )
+        self.replicas_current = Gauge(
+            "esas_replicas_current", "Current replicas of a policy's target.", ["policy"], registry=r
+        )
+        self.replicas_desired = Gauge(
+            "esas_replicas_desired",
+            "Replicas the last decision asked for (equals current when holding).",
+            ["policy"],
+            registry=r,
+        )
+        self.policy_reloads = Counter(
+            "esas_policy_reloads_total",
+            "Policy (re)loads by result (success, failure).",
+            ["result"],
+            registry=r,
+        )
