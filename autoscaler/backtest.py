@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import statistics
 from collections.abc import Iterator
@@ -17,7 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from autoscaler.core.alerts import AlertBook, PayloadError, WebhookPayload, parse_timestamp, parse_webhook
+from autoscaler.core.alerts import (
+    AlertBook,
+    PayloadError,
+    WebhookPayload,
+    parse_timestamp,
+    parse_webhook,
+)
 from autoscaler.core.engine import DEFAULT_ALERT_TTL, Decision, TargetState, decide
 from autoscaler.core.observations import MetricKey, Observations
 from autoscaler.core.policy import AGGREGATES, METRICS, Policy
@@ -56,10 +63,14 @@ def parse_metrics_csv(text: str, *, file: str = "metrics.csv") -> MetricsTable:
     try:
         header = next(reader)
     except StopIteration:
-        raise InputError(file, 1, "empty file: expected a header 'timestamp,<metric>.<aggregate>,...'") from None
+        raise InputError(
+            file, 1, "empty file: expected a header 'timestamp,<metric>.<aggregate>,...'"
+        ) from None
     header = [h.strip() for h in header]
     if not header or header[0] != "timestamp":
-        raise InputError(file, 1, f"first column must be 'timestamp', got {header[0] if header else ''!r}")
+        raise InputError(
+            file, 1, f"first column must be 'timestamp', got {header[0] if header else ''!r}"
+        )
     keys: list[MetricKey] = []
     for col in header[1:]:
         metric, _, agg = col.partition(".")
@@ -99,14 +110,18 @@ def parse_metrics_csv(text: str, *, file: str = "metrics.csv") -> MetricsTable:
             try:
                 values[key] = float(cell)
             except ValueError:
-                raise InputError(file, line, f"{key[0]}.{key[1]}: {cell!r} is not a number") from None
+                raise InputError(
+                    file, line, f"{key[0]}.{key[1]}: {cell!r} is not a number"
+                ) from None
         rows.append((at, values))
     if not rows:
         raise InputError(file, 2, "no data rows")
     return MetricsTable(tuple(r[0] for r in rows), Observations.from_rows(rows))
 
 
-def parse_alerts_jsonl(text: str, *, file: str = "alerts.jsonl") -> list[tuple[float, WebhookPayload]]:
+def parse_alerts_jsonl(
+    text: str, *, file: str = "alerts.jsonl"
+) -> list[tuple[float, WebhookPayload]]:
     """JSON lines ``{"at": <timestamp>, "payload": <Alertmanager v4 webhook body>}`` in time order."""
     out: list[tuple[float, WebhookPayload]] = []
     for n, raw in enumerate(text.splitlines(), start=1):
@@ -171,7 +186,7 @@ class Result:
 def median_spacing(times: tuple[float, ...]) -> float:
     if len(times) < 2:
         return 10.0
-    return float(statistics.median(b - a for a, b in zip(times, times[1:], strict=False)))
+    return float(statistics.median(b - a for a, b in itertools.pairwise(times)))
 
 
 def run(
@@ -188,7 +203,9 @@ def run(
     poll = settings.poll_interval or median_spacing(table.times)
     staleness = policy.elasticsearch.staleAfter or 3 * poll
     replicas = settings.replicas if settings.replicas is not None else policy.replicas.min
-    result = Result(poll_interval=poll, staleness=staleness, start=table.times[0], end=table.times[-1])
+    result = Result(
+        poll_interval=poll, staleness=staleness, start=table.times[0], end=table.times[-1]
+    )
     book = AlertBook()
     pending = iter(alerts)
     next_alert = next(pending, None)
@@ -212,7 +229,13 @@ def run(
         advance_to(now)
         state = TargetState(replicas, running is not None, last_confirmed)
         decision = decide(
-            policy, table.observations, book, state, now, staleness=staleness, alert_ttl=settings.alert_ttl
+            policy,
+            table.observations,
+            book,
+            state,
+            now,
+            staleness=staleness,
+            alert_ttl=settings.alert_ttl,
         )
         result.last = decision
         if decision.action == "none" or decision.to_replicas is None:

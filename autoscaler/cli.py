@@ -14,42 +14,13 @@ from pathlib import Path
 
 from autoscaler import __version__
 from autoscaler.core.durations import parse_duration
-from autoscaler.core.policy import LoadResult, Policy, PolicyError, load_policy_texts
+from autoscaler.core.policy import Policy, PolicyError
+from autoscaler.policyfiles import load_policies
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
 
-def policy_files(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
-    """YAML files named directly or found (recursively, sorted) in the given directories."""
-    files: list[Path] = []
-    problems: list[str] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.suffix in {".yaml", ".yml"} and q.is_file())
-            if not found:
-                problems.append(f"{raw}: no .yaml/.yml policy files in this directory")
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            problems.append(f"{raw}: no such file or directory")
-    return files, problems
-
-
-def load_policies(paths: Sequence[str]) -> tuple[LoadResult, list[str]]:
-    """Read and validate policy files; unreadable paths come back as problems."""
-    files, problems = policy_files(paths)
-    sources = []
-    for f in files:
-        try:
-            sources.append((str(f), f.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as e:
-            problems.append(f"{f}: cannot read: {e}")
-    return load_policy_texts(sources), problems
-
-
-def _print_errors(errors: Sequence[PolicyError | str], *, prefix: str = "") -> None:
+def _print_errors(errors: Sequence[PolicyError], *, prefix: str = "") -> None:
     for e in errors:
         print(f"{prefix}{e}", file=sys.stderr)
 
@@ -61,13 +32,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         schema["title"] = "es-autoscaler policy"
         print(json.dumps(schema, indent=2))
         return EXIT_OK
-    result, problems = load_policies(args.paths or ["policies/"])
-    _print_errors(problems)
+    result = load_policies(args.paths or ["policies/"])
     _print_errors(result.errors)
     _print_errors(result.warnings, prefix="warning: ")
-    if problems or result.errors:
-        n = len(problems) + len(result.errors)
-        print(f"{n} error(s); no policy was changed", file=sys.stderr)
+    if result.errors:
+        print(f"{len(result.errors)} error(s)", file=sys.stderr)
         return EXIT_INPUT
     for loaded in result.policies:
         print(loaded.policy.describe())
@@ -78,9 +47,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from autoscaler import backtest
 
-    result, problems = load_policies([args.policy])
-    if problems or result.errors:
-        _print_errors(problems)
+    result = load_policies([args.policy])
+    if result.errors:
         _print_errors(result.errors)
         return EXIT_INPUT
     candidates = [p.policy for p in result.policies]
@@ -117,7 +85,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print("--replicas must be ≥ 0", file=sys.stderr)
         return EXIT_INPUT
     outcome = backtest.run(policy, table, alerts, settings)
-    lines = backtest.json_lines(outcome) if args.format == "json" else backtest.text_lines(policy, outcome)
+    lines = (
+        backtest.json_lines(outcome)
+        if args.format == "json"
+        else backtest.text_lines(policy, outcome)
+    )
     for line in lines:
         print(line)
     return EXIT_OK
@@ -194,11 +166,105 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Commands that live in their own modules (the twin, the service)."""
-    try:
-        from autoscaler.sim.simcli import add_sim_parser
-    except ImportError:  # TEMP until the twin lands
-        return
+    from autoscaler.sim.simcli import add_sim_parser
+
     add_sim_parser(sub)
+    _add_serve_parser(sub)
+
+
+def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    s = sub.add_parser(
+        "serve",
+        help="run the autoscaler service (webhook receiver, pollers, API, metrics)",
+        description="Run the service. Every flag can also be set by its ESAS_* environment "
+        "variable; a flag wins over the variable. Policies in --policies are validated at "
+        "start (invalid → exit 2) and reloaded on change or SIGHUP.",
+    )
+    s.add_argument(
+        "--policies", metavar="DIR", help="policy directory [ESAS_POLICIES, default policies]"
+    )
+    s.add_argument("--host", help="listen address [ESAS_HOST, default 0.0.0.0]")
+    s.add_argument(
+        "--port", type=int, help="listen port, 0 = any free port [ESAS_PORT, default 8080]"
+    )
+    s.add_argument(
+        "--webhook-token-file",
+        metavar="FILE",
+        help="file with the bearer token Alertmanager sends [ESAS_WEBHOOK_TOKEN_FILE]; "
+        "or set ESAS_WEBHOOK_TOKEN",
+    )
+    s.add_argument(
+        "--webhook-basic-user",
+        metavar="USER",
+        help="accept basic auth with this user [ESAS_WEBHOOK_BASIC_USER]",
+    )
+    s.add_argument(
+        "--webhook-basic-password-file",
+        metavar="FILE",
+        help="basic-auth password file [ESAS_WEBHOOK_BASIC_PASSWORD_FILE]",
+    )
+    s.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        default=None,
+        help="accept webhooks without authentication (warns at every start) [ESAS_INSECURE_NO_AUTH]",
+    )
+    s.add_argument(
+        "--webhook-max-bytes", type=int, metavar="N", help="largest webhook body [default 1 MiB]"
+    )
+    s.add_argument(
+        "--alert-ttl",
+        type=_duration_arg,
+        dest="alert_ttl_seconds",
+        metavar="DUR",
+        help="a firing alert not re-sent for this long expires [ESAS_ALERT_TTL_SECONDS, default 12h]",
+    )
+    s.add_argument(
+        "--state-dir", metavar="DIR", help="state directory [ESAS_STATE_DIR, default state]"
+    )
+    s.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="kubeconfig [ESAS_KUBECONFIG; default: in-cluster config, then $KUBECONFIG]",
+    )
+    s.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    s.set_defaults(func=cmd_serve)
+
+
+_SERVE_FIELDS = (
+    "policies",
+    "host",
+    "port",
+    "webhook_token_file",
+    "webhook_basic_user",
+    "webhook_basic_password_file",
+    "insecure_no_auth",
+    "webhook_max_bytes",
+    "alert_ttl_seconds",
+    "state_dir",
+    "kubeconfig",
+    "log_level",
+)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from autoscaler.service.logs import setup_logging
+    from autoscaler.service.serve import serve
+    from autoscaler.settings import Settings
+
+    overrides = {k: getattr(args, k) for k in _SERVE_FIELDS if getattr(args, k) is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as e:
+        for err in e.errors():
+            print(f"serve: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
+        return EXIT_INPUT
+    setup_logging(settings.log_level)
+    return asyncio.run(serve(settings))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -100,9 +100,7 @@ class WebhookPayload(_Lenient):
 def parse_webhook(body: Any) -> WebhookPayload:
     """Validate a decoded JSON body; PayloadError lists every problem with its JSON path."""
     if not isinstance(body, Mapping):
-        raise PayloadError(
-            "payload must be a JSON object", problems=["$: expected an object"]
-        )
+        raise PayloadError("payload must be a JSON object", problems=["$: expected an object"])
     version = body.get("version")
     if version is not None and version != SUPPORTED_VERSION:
         raise PayloadError(
@@ -119,9 +117,7 @@ def parse_webhook(body: Any) -> WebhookPayload:
             path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(f"${path}: {msg}")
-        raise PayloadError(
-            "not a valid Alertmanager webhook payload", problems=problems
-        ) from None
+        raise PayloadError("not a valid Alertmanager webhook payload", problems=problems) from None
 
 
 @dataclass(frozen=True)
@@ -174,7 +170,9 @@ class AlertBook:
 
     def expired(self, *, now: float, ttl: float) -> list[AlertState]:
         """Firing alerts that were not re-sent within ``ttl`` (treated as not firing)."""
-        return [a for a in self.alerts.values() if a.status == "firing" and now - a.received_at > ttl]
+        return [
+            a for a in self.alerts.values() if a.status == "firing" and now - a.received_at > ttl
+        ]
 
     def pruned(self, *, now: float, ttl: float) -> AlertBook:
         """Drop resolved and expired alerts older than ``ttl`` (keeps memory bounded)."""

@@ -217,8 +217,14 @@ def _failing(report: ConditionReport | None, direction: Direction) -> list[Reaso
         else:
             value = f"now {leaf.value:g}" if leaf.value is not None else None
             out.append(
-                Reason("not_sustained", direction, leaf.condition, leaf.elapsed, leaf.needed,
-                       detail=value)
+                Reason(
+                    "not_sustained",
+                    direction,
+                    leaf.condition,
+                    leaf.elapsed,
+                    leaf.needed,
+                    detail=value,
+                )
             )
     return out
 
@@ -266,7 +272,11 @@ def decide(
         return hold(Reason("stale_data", detail="current replicas unknown"))
     last_poll = observations.last_poll(now)
     if last_poll is None or now - last_poll > ctx.staleness:
-        age = "no poll yet" if last_poll is None else f"last poll {format_duration(now - last_poll)} ago"
+        age = (
+            "no poll yet"
+            if last_poll is None
+            else f"last poll {format_duration(now - last_poll)} ago"
+        )
         return hold(Reason("stale_data", detail=age))
 
     bounds = policy.replicas
@@ -275,15 +285,20 @@ def decide(
     if current < bounds.min or current > bounds.max:
         direction = "up" if current < bounds.min else "down"
         reasons.append(
-            Reason("out_of_bounds", direction, detail=f"{current} outside {bounds.min}–{bounds.max}")
+            Reason(
+                "out_of_bounds", direction, detail=f"{current} outside {bounds.min}–{bounds.max}"
+            )
         )
         target = bounds.clamp(current)
         rule = policy.rule(direction)
     else:
         up_holds = bool(up and up.holds)
-        down_holds = bool(down and down.holds)
+        # Fail safe: never shrink on partial data, even when another branch of an ``any``
+        # holds (the stale leaf is reported as stale_data below).
+        down_holds = bool(down and down.holds and not any(leaf.stale for leaf in down.leaves))
         if up_holds:
-            assert up is not None and policy.scaleUp is not None
+            assert up is not None
+            assert policy.scaleUp is not None
             direction, rule = "up", policy.scaleUp
             reasons.append(Reason("sustained", "up", up.fired))
             if down_holds:
@@ -292,7 +307,8 @@ def decide(
                 return hold(*reasons, Reason("at_max", "up", detail=f"max {bounds.max}"))
             target = bounds.clamp(current + rule.step.size(current))
         elif down_holds:
-            assert down is not None and policy.scaleDown is not None
+            assert down is not None
+            assert policy.scaleDown is not None
             direction, rule = "down", policy.scaleDown
             reasons.append(Reason("sustained", "down", down.fired))
             if current <= bounds.min:

@@ -249,7 +249,9 @@ def _condition_kind(value: Any) -> str | None:
         }.get(type(value))
     if not isinstance(value, Mapping):
         return None
-    kinds = [tag for key, tag in (_CONDITION_TAGS | _CONDITION_TAGS_COMPOSITE).items() if key in value]
+    kinds = [
+        tag for key, tag in (_CONDITION_TAGS | _CONDITION_TAGS_COMPOSITE).items() if key in value
+    ]
     return kinds[0] if len(kinds) == 1 else None
 
 
@@ -537,6 +539,17 @@ def _known_field_names() -> list[str]:
 _FIELD_NAMES = _known_field_names()
 
 
+_MISSING = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, Mapping) and part in node:
+        return node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _MISSING
+
+
 def _locate(data: Any, loc: Sequence[str | int], lines: Mapping[Path_, int]) -> tuple[str, int]:
     """Map a pydantic error location onto the document: a dotted field path and a line."""
     path: list[str | int] = []
@@ -545,14 +558,9 @@ def _locate(data: Any, loc: Sequence[str | int], lines: Mapping[Path_, int]) -> 
     for part in loc:
         if isinstance(part, str) and part in CONDITION_TAGS:
             continue  # discriminated-union tags are not fields in the file
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
+        cur = _child(cur, part)
+        if cur is not _MISSING:
             path.append(part)
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
-            cur = cur[part]
-            path.append(part)
-        else:
-            cur = None
         shown.append(f"[{part}]" if isinstance(part, int) else str(part))
     line = 1
     for n in range(len(path), -1, -1):
@@ -625,8 +633,8 @@ def load_policy_texts(sources: Iterable[tuple[str, str]]) -> LoadResult:
             errors.append(PolicyError(file, 1, "", f"YAML error: {e}"))
             continue
         for node in nodes:
-            if node is None:
-                continue
+            if node is None or node.tag == "tag:yaml.org,2002:null":
+                continue  # an empty document, e.g. after a trailing '---'
             pos = _Positions()
             try:
                 data = pos.build(node, ())

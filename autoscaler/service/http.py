@@ -1,0 +1,102 @@
+"""The service's HTTP surface: health, readiness, metrics, the status API and the webhook.
+
+Shapes of ``/api/v1/*`` are documented in the README; they are what ops and dashboards read
+to see *why* the autoscaler did or did not act.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from autoscaler.service.runtime import Runtime, decision_view
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
+READY: web.AppKey[Callable[[], tuple[bool, list[str]]]] = web.AppKey("ready")
+
+
+def _json(data: Any, *, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, default=str)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ok, waiting = request.app[READY]()
+    return _json({"ready": ok, "waitingFor": waiting}, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[RUNTIME].metrics.registry)
+    resp = web.Response(body=body)
+    resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    resp.charset = "utf-8"
+    return resp
+
+
+async def list_policies(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    return _json({"policies": [rt.policy_view(name) for name in sorted(rt.policies)]})
+
+
+async def get_policy(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    name = request.match_info["name"]
+    if name not in rt.policies:
+        return _json({"error": f"no policy named {name!r}"}, status=404)
+    return _json(rt.policy_view(name))
+
+
+async def list_decisions(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    policy = request.query.get("policy")
+    raw_limit = request.query.get("limit", "50")
+    try:
+        limit = int(raw_limit)
+        if not 1 <= limit <= 10_000:
+            raise ValueError
+    except ValueError:
+        return _json(
+            {"error": f"limit must be an integer from 1 to 10000, got {raw_limit!r}"}, status=400
+        )
+    out = []
+    for d in rt.decisions:
+        if policy and d.policy != policy:
+            continue
+        out.append(decision_view(d))
+        if len(out) >= limit:
+            break
+    return _json({"decisions": out})
+
+
+def build_app(
+    *,
+    runtime: Runtime,
+    ready: Callable[[], tuple[bool, list[str]]],
+    webhook: Handler | None,
+) -> web.Application:
+    """The aiohttp application; ``webhook`` is mounted at ``/webhook/alertmanager``."""
+    app = web.Application(client_max_size=1 << 20)
+    app[RUNTIME] = runtime
+    app[READY] = ready
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/v1/policies", list_policies)
+    app.router.add_get("/api/v1/policies/{name}", get_policy)
+    app.router.add_get("/api/v1/decisions", list_decisions)
+    if webhook is not None:
+        app.router.add_route("*", "/webhook/alertmanager", webhook)
+    return app

@@ -1,0 +1,328 @@
+"""The service's state and its event handlers: polls and webhooks in, decisions out.
+
+This is the imperative shell around ``core.engine.decide``: it keeps each policy's
+observations, the alert book and the decision log, reads "now" once per event from the
+injected clock, asks the engine, and records what it said (log line, metrics, decision log).
+Acting on decisions is not wired yet: every policy runs as ``dry-run`` unless ``paused``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from autoscaler.core.alerts import AlertBook, WebhookPayload
+from autoscaler.core.engine import Decision, TargetState, decide
+from autoscaler.core.observations import MetricKey, Observations, metric_key_name
+from autoscaler.core.policy import (
+    AlertCondition,
+    LoadedPolicy,
+    MetricCondition,
+    Policy,
+    iter_leaves,
+)
+from autoscaler.metrics import Metrics
+from autoscaler.service.logs import fields
+
+log = logging.getLogger("autoscaler.service")
+
+
+def metric_keys(policy: Policy) -> list[MetricKey]:
+    """Every (metric, aggregate) a policy reads."""
+    keys: dict[MetricKey, None] = {}
+    for rule in (policy.scaleUp, policy.scaleDown):
+        if rule:
+            for leaf in iter_leaves(rule.when):
+                if isinstance(leaf, MetricCondition):
+                    keys[leaf.key] = None
+    return list(keys)
+
+
+def alert_conditions(policy: Policy) -> list[AlertCondition]:
+    out: list[AlertCondition] = []
+    for rule in (policy.scaleUp, policy.scaleDown):
+        if rule:
+            out.extend(leaf for leaf in iter_leaves(rule.when) if isinstance(leaf, AlertCondition))
+    return out
+
+
+def longest_window(policy: Policy) -> float:
+    longest = 0.0
+    for rule in (policy.scaleUp, policy.scaleDown):
+        if rule:
+            for leaf in iter_leaves(rule.when):
+                longest = max(longest, leaf.for_ or 0.0)
+    return longest
+
+
+@dataclass
+class PolicyRuntime:
+    """Everything the service tracks for one policy."""
+
+    loaded: LoadedPolicy
+    observations: Observations = field(default_factory=Observations)
+    replicas: int | None = None
+    replicas_error: str | None = None
+    last_confirmed_at: float | None = None
+    operation_in_progress: bool = False
+    last_poll_at: float | None = None
+    last_poll_ok: bool | None = None
+    last_poll_error: str | None = None
+    tier_nodes: tuple[str, ...] = ()
+    last_decision: Decision | None = None
+    last_recorded: Decision | None = None
+
+    @property
+    def policy(self) -> Policy:
+        return self.loaded.policy
+
+    def state(self) -> TargetState:
+        return TargetState(self.replicas, self.operation_in_progress, self.last_confirmed_at)
+
+
+def effective(policy: Policy) -> Policy:
+    """The policy as this service version runs it: acting is not wired yet, so dry-run."""
+    if policy.mode == "active":
+        return policy.model_copy(update={"mode": "dry-run"})
+    return policy
+
+
+@dataclass
+class Runtime:
+    """Policies, observations, alerts and decisions of one service instance."""
+
+    metrics: Metrics
+    clock: Callable[[], float]
+    alert_ttl: float
+    decision_log_size: int = 1000
+    policies: dict[str, PolicyRuntime] = field(default_factory=dict)
+    alerts: AlertBook = field(default_factory=AlertBook)
+    decisions: deque[Decision] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.decisions = deque(maxlen=self.decision_log_size)
+
+    # -- policies ---------------------------------------------------------------------------
+
+    def install(self, loaded: Iterable[LoadedPolicy]) -> None:
+        """Swap in a new valid policy set, keeping observations of policies that stay."""
+        new: dict[str, PolicyRuntime] = {}
+        for lp in loaded:
+            old = self.policies.get(lp.policy.name)
+            if old is not None:
+                old.loaded = lp
+                new[lp.policy.name] = old
+            else:
+                new[lp.policy.name] = PolicyRuntime(lp)
+        for gone in set(self.policies) - set(new):
+            self._forget_metrics(gone)
+        self.policies = new
+
+    def _forget_metrics(self, name: str) -> None:
+        for gauge in (
+            self.metrics.replicas_current,
+            self.metrics.replicas_desired,
+            self.metrics.data_stale,
+        ):
+            with contextlib.suppress(KeyError):
+                gauge.remove(name)
+
+    # -- signals ----------------------------------------------------------------------------
+
+    def record_poll(
+        self,
+        name: str,
+        *,
+        at: float,
+        ok: bool,
+        row: Mapping[MetricKey, float | None] | None,
+        error: str | None = None,
+        tier_nodes: Iterable[str] = (),
+    ) -> None:
+        """One poll's outcome for one policy; a failed poll adds no sample (data goes stale)."""
+        rt = self.policies.get(name)
+        if rt is None:
+            return
+        rt.last_poll_at, rt.last_poll_ok, rt.last_poll_error = at, ok, error
+        if not ok or row is None:
+            return
+        rt.tier_nodes = tuple(tier_nodes)
+        keep_after = at - longest_window(rt.policy) - 2 * rt.policy.elasticsearch.staleness_limit
+        last = rt.observations.polls[-1] if rt.observations.polls else None
+        if last is not None and at <= last:
+            return  # a clock step backwards must not corrupt the series
+        rt.observations = rt.observations.with_poll(at, row, keep_after=keep_after)
+        for (metric, agg), value in row.items():
+            if value is not None:
+                self.metrics.signal_value.labels(name, metric, agg).set(value)
+
+    def set_replicas(self, name: str, replicas: int | None, *, error: str | None = None) -> None:
+        rt = self.policies.get(name)
+        if rt is None:
+            return
+        rt.replicas, rt.replicas_error = replicas, error
+        if replicas is not None:
+            self.metrics.replicas_current.labels(name).set(replicas)
+
+    def apply_webhook(self, payload: WebhookPayload) -> list[str]:
+        """Fold a webhook into the alert book; return the policies whose alert conditions it touches."""
+        now = self.clock()
+        self.alerts = self.alerts.apply(payload, received_at=now).pruned(
+            now=now, ttl=self.alert_ttl
+        )
+        self.metrics.active_alerts.set(len(self.alerts.firing(now=now, ttl=self.alert_ttl)))
+        touched = []
+        for name, rt in self.policies.items():
+            conds = alert_conditions(rt.policy)
+            if any(
+                c.alert == a.labels.get("alertname")
+                and all(a.labels.get(k) == v for k, v in c.labels.items())
+                for c in conds
+                for a in payload.alerts
+            ):
+                touched.append(name)
+        return touched
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def evaluate(self, name: str, *, now: float | None = None) -> Decision | None:
+        rt = self.policies.get(name)
+        if rt is None:
+            return None
+        at = self.clock() if now is None else now
+        policy = effective(rt.policy)
+        decision = decide(
+            policy, rt.observations, self.alerts, rt.state(), at, alert_ttl=self.alert_ttl
+        )
+        rt.last_decision = decision
+        self._export(decision, rt)
+        if self._worth_recording(decision, rt.last_recorded):
+            rt.last_recorded = decision
+            self.decisions.appendleft(decision)
+            log.info(
+                "decision",
+                extra=fields(
+                    policy=name,
+                    action=decision.action,
+                    **{"from": decision.from_replicas, "to": decision.to_replicas},
+                    reasons=[str(r) for r in decision.reasons],
+                    acted=decision.act,
+                ),
+            )
+        return decision
+
+    def evaluate_all(self, names: Iterable[str] | None = None) -> list[Decision]:
+        now = self.clock()
+        out = []
+        for name in list(names if names is not None else self.policies):
+            d = self.evaluate(name, now=now)
+            if d is not None:
+                out.append(d)
+        return out
+
+    @staticmethod
+    def _worth_recording(new: Decision, last: Decision | None) -> bool:
+        """Record actions and changes of outcome, not the same hold every poll."""
+        if last is None:
+            return True
+        same = (
+            new.action == last.action
+            and new.from_replicas == last.from_replicas
+            and new.to_replicas == last.to_replicas
+            and new.reason_codes == last.reason_codes
+        )
+        return not same
+
+    def _export(self, d: Decision, rt: PolicyRuntime) -> None:
+        m = self.metrics
+        direction = {"scale_up": "up", "scale_down": "down"}.get(d.action, "none")
+        if d.action == "none":
+            held = [c for c in d.reason_codes if c not in ("sustained", "both_directions")]
+            outcome = held[0] if held else "no_condition"
+        else:
+            outcome = "acted" if d.act else ("dry_run" if "dry_run" in d.reason_codes else "held")
+        m.decisions.labels(d.policy, direction, outcome).inc()
+        if d.to_replicas is not None:
+            m.replicas_desired.labels(d.policy).set(d.to_replicas)
+        m.data_stale.labels(d.policy).set(1 if "stale_data" in d.reason_codes else 0)
+        for dir_name, report in (("up", d.up), ("down", d.down)):
+            if report:
+                for leaf in report.leaves:
+                    m.condition_satisfied.labels(d.policy, dir_name, leaf.condition).set(
+                        1 if leaf.holds else 0
+                    )
+
+    # -- views ------------------------------------------------------------------------------
+
+    def policy_view(self, name: str) -> dict[str, Any]:
+        rt = self.policies[name]
+        p = rt.policy
+        now = self.clock()
+        d = rt.last_decision
+        conditions = []
+        for direction, report in (("up", d.up if d else None), ("down", d.down if d else None)):
+            if report is None:
+                continue
+            for leaf in report.leaves:
+                conditions.append(
+                    {
+                        "direction": direction,
+                        "condition": leaf.condition,
+                        "kind": leaf.kind,
+                        "metric": leaf.metric,
+                        "value": leaf.value,
+                        "holds": leaf.holds,
+                        "stale": leaf.stale,
+                        "sustainedSeconds": leaf.elapsed,
+                        "requiredSeconds": leaf.needed,
+                    }
+                )
+        cooldown = {}
+        for direction in ("up", "down"):
+            rule = p.scaleUp if direction == "up" else p.scaleDown
+            remaining = 0.0
+            if rule is not None and rt.last_confirmed_at is not None:
+                remaining = max(0.0, rt.last_confirmed_at + rule.cooldown - now)
+            cooldown[direction] = remaining
+        staleness = p.elasticsearch.staleness_limit
+        last_sample = rt.observations.polls[-1] if rt.observations.polls else None
+        return {
+            "name": name,
+            "file": rt.loaded.file,
+            "mode": p.mode,
+            "effectiveMode": effective(p).mode,
+            "summary": p.describe(),
+            "target": p.target.describe() if p.target else None,
+            "replicas": {
+                "current": rt.replicas,
+                "min": p.replicas.min,
+                "max": p.replicas.max,
+                "error": rt.replicas_error,
+            },
+            "tierNodes": list(rt.tier_nodes),
+            "lastPoll": {
+                "at": rt.last_poll_at,
+                "ok": rt.last_poll_ok,
+                "error": rt.last_poll_error,
+                "lastSampleAt": last_sample,
+                "ageSeconds": None if last_sample is None else now - last_sample,
+                "stale": last_sample is None or now - last_sample > staleness,
+                "stalenessLimitSeconds": staleness,
+            },
+            "conditions": conditions,
+            "cooldownRemainingSeconds": cooldown,
+            "lastDecision": decision_view(d) if d else None,
+        }
+
+
+def decision_view(d: Decision) -> dict[str, Any]:
+    out = d.to_dict()
+    out["reasonText"] = [str(r) for r in d.reasons]
+    return out
+
+
+__all__ = ["PolicyRuntime", "Runtime", "decision_view", "metric_key_name", "metric_keys"]

@@ -1,0 +1,382 @@
+"""``es-autoscaler serve``: wires settings, policies, pollers, webhook and HTTP into one service.
+
+This is the composition root of the running service: clients are built here and passed in,
+the clock is read here and passed down. Lifecycle: load policies (refuse to start on invalid
+ones), bind HTTP, start one poller per Elasticsearch connection, watch the policy directory
+(and SIGHUP) for changes, stop cleanly on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from elasticsearch import AsyncElasticsearch
+
+from autoscaler.core.alerts import WebhookPayload
+from autoscaler.core.policy import LoadedPolicy, LoadResult, Policy
+from autoscaler.elastic import connection_key, make_client
+from autoscaler.metrics import Metrics
+from autoscaler.policyfiles import load_policies, mtimes
+from autoscaler.service.http import build_app
+from autoscaler.service.logs import fields
+from autoscaler.service.runtime import Runtime, metric_keys
+from autoscaler.settings import Settings
+from autoscaler.signals.poller import Poller, PollResult, TierSubscription
+from autoscaler.signals.webhook import WebhookAuth, webhook_handler
+from autoscaler.targets.base import ReplicaReader, TargetUnavailable
+from autoscaler.targets.statefulset import StatefulSetReplicas, make_api_client
+
+log = logging.getLogger("autoscaler.service")
+
+
+@dataclass
+class _ClusterGroup:
+    poller: Poller
+    client: AsyncElasticsearch
+    task: asyncio.Task[None] | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    polled_once: bool = False
+
+
+class Service:
+    """One running autoscaler instance."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+        auth: WebhookAuth,
+        client_factory: Callable[[Policy], AsyncElasticsearch] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        self.auth = auth
+        self.runtime = Runtime(
+            metrics=self.metrics,
+            clock=clock,
+            alert_ttl=settings.alert_ttl_seconds,
+            decision_log_size=settings.decision_log_size,
+        )
+        self._client_factory = client_factory or (lambda p: make_client(p.elasticsearch))
+        self._groups: dict[tuple[object, ...], _ClusterGroup] = {}
+        self._readers: dict[str, ReplicaReader] = {}
+        self._kube: Any = None
+        self._mtimes: dict[str, float] = {}
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self.address: tuple[str, int] | None = None
+
+    # -- policies -----------------------------------------------------------------------------
+
+    def load_initial(self) -> LoadResult:
+        self._mtimes = mtimes([self.settings.policies])
+        result = load_policies([self.settings.policies])
+        self.metrics.policy_reloads.labels("success" if result.ok else "failure").inc()
+        if result.ok:
+            self.runtime.install(result.policies)
+        return result
+
+    async def reload(self, *, why: str) -> bool:
+        """Re-read the policy directory; an invalid set is rejected and the old one stays."""
+        async with self._reload_lock:
+            self._mtimes = mtimes([self.settings.policies])
+            result = load_policies([self.settings.policies])
+            if not result.ok:
+                self.metrics.policy_reloads.labels("failure").inc()
+                log.error(
+                    "policy_reload_rejected",
+                    extra=fields(
+                        trigger=why,
+                        errors=[str(e) for e in result.errors],
+                        kept=sorted(self.runtime.policies),
+                    ),
+                )
+                return False
+            self.metrics.policy_reloads.labels("success").inc()
+            self.runtime.install(result.policies)
+            for w in result.warnings:
+                log.warning("policy_warning", extra=fields(warning=str(w)))
+            await self._sync_pollers()
+            await self._sync_readers()
+            log.info(
+                "policies_reloaded",
+                extra=fields(trigger=why, policies=sorted(self.runtime.policies)),
+            )
+            return True
+
+    async def _watch(self) -> None:
+        """Reload on file change (mtime polling: works on ConfigMap volumes' symlink swaps)."""
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=2.0)
+            if self._stopping.is_set():
+                return
+            if mtimes([self.settings.policies]) != self._mtimes:
+                await self.reload(why="file_change")
+
+    # -- pollers ------------------------------------------------------------------------------
+
+    def _desired_groups(self) -> dict[tuple[object, ...], list[LoadedPolicy]]:
+        groups: dict[tuple[object, ...], list[LoadedPolicy]] = {}
+        for rt in self.runtime.policies.values():
+            groups.setdefault(connection_key(rt.policy.elasticsearch), []).append(rt.loaded)
+        return groups
+
+    async def _sync_pollers(self) -> None:
+        """(Re)start pollers so there is exactly one per connection with current subscribers."""
+        desired = self._desired_groups()
+        for key in list(self._groups):
+            await self._stop_group(key)
+        for key, members in desired.items():
+            subs = [
+                TierSubscription.of(
+                    lp.policy.name,
+                    roles=lp.policy.nodes.roles,
+                    name_pattern=lp.policy.nodes.namePattern,
+                    keys=metric_keys(lp.policy),
+                )
+                for lp in members
+            ]
+            first = members[0].policy
+            try:
+                client = self._client_factory(first)
+            except (OSError, ValueError) as e:
+                for lp in members:
+                    self.runtime.record_poll(
+                        lp.policy.name, at=self.clock(), ok=False, row=None, error=f"client: {e}"
+                    )
+                log.error(
+                    "es_client_failed", extra=fields(cluster=first.elasticsearch.url, error=str(e))
+                )
+                continue
+            interval = min(lp.policy.elasticsearch.pollInterval for lp in members)
+            name = ",".join(first.elasticsearch.url)
+            poller = Poller(
+                name=name,
+                client=client,
+                subscribers=subs,
+                interval=interval,
+                clock=self.clock,
+                metrics=self.metrics,
+                on_result=self._on_poll,
+            )
+            group = _ClusterGroup(poller, client)
+            group.task = asyncio.create_task(poller.run(group.stop), name=f"poller:{name}")
+            self._groups[key] = group
+
+    async def _stop_group(self, key: tuple[object, ...]) -> None:
+        group = self._groups.pop(key)
+        group.stop.set()
+        if group.task is not None:
+            group.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await group.task
+        with contextlib.suppress(Exception):
+            await group.client.close()
+
+    async def _on_poll(self, result: PollResult) -> None:
+        for group in self._groups.values():
+            if group.poller.name == result.cluster:
+                group.polled_once = True
+        names = [s.policy_name for s in self._subscribers_of(result.cluster)]
+        for name in names:
+            tier = result.tiers.get(name)
+            if result.ok and tier is not None:
+                self.runtime.record_poll(
+                    name, at=result.at, ok=True, row=tier.row, tier_nodes=tier.node_names
+                )
+            else:
+                error = result.detail or result.error or "no data for this tier"
+                self.runtime.record_poll(name, at=result.at, ok=False, row=None, error=error)
+        await self._refresh_replicas(names, result)
+        self.runtime.evaluate_all(names)
+
+    def _subscribers_of(self, cluster: str) -> list[TierSubscription]:
+        for group in self._groups.values():
+            if group.poller.name == cluster:
+                return group.poller.subscribers
+        return []
+
+    # -- replicas -----------------------------------------------------------------------------
+
+    async def _sync_readers(self) -> None:
+        self._readers = {}
+        needs_kube = [
+            rt
+            for rt in self.runtime.policies.values()
+            if rt.policy.target is not None and rt.policy.target.statefulSet is not None
+        ]
+        if needs_kube and self._kube is None:
+            try:
+                self._kube = await make_api_client(kubeconfig=self.settings.kubeconfig)
+            except Exception as e:  # a broken kubeconfig must not kill the service
+                log.error("kubernetes_config_failed", extra=fields(error=str(e)))
+                self._kube = None
+        for rt in needs_kube:
+            assert rt.policy.target is not None
+            assert rt.policy.target.statefulSet is not None
+            sts = rt.policy.target.statefulSet
+            if self._kube is None:
+                self.runtime.set_replicas(
+                    rt.policy.name,
+                    None,
+                    error="no Kubernetes configuration (in-cluster or KUBECONFIG)",
+                )
+                continue
+            self._readers[rt.policy.name] = StatefulSetReplicas(
+                self._kube, namespace=sts.namespace, name=sts.name
+            )
+
+    async def _refresh_replicas(self, names: list[str], result: PollResult) -> None:
+        for name in names:
+            reader = self._readers.get(name)
+            rt = self.runtime.policies.get(name)
+            if rt is None:
+                continue
+            if reader is not None:
+                try:
+                    self.runtime.set_replicas(name, await reader.current_replicas())
+                except TargetUnavailable as e:
+                    self.runtime.set_replicas(name, None, error=str(e))
+            elif rt.policy.target is None or rt.policy.target.ansible is not None:
+                # VM clusters: the tier's size is the number of its nodes Elasticsearch sees.
+                tier = result.tiers.get(name)
+                if result.ok and tier is not None:
+                    self.runtime.set_replicas(name, tier.node_count)
+
+    # -- webhook ------------------------------------------------------------------------------
+
+    async def on_webhook(self, payload: WebhookPayload) -> None:
+        touched = self.runtime.apply_webhook(payload)
+        log.info(
+            "webhook_accepted",
+            extra=fields(
+                status=payload.status,
+                alerts=len(payload.alerts),
+                group=payload.groupLabels,
+                evaluated=touched,
+            ),
+        )
+        self.runtime.evaluate_all(touched)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def ready(self) -> tuple[bool, list[str]]:
+        waiting = []
+        if not self.runtime.policies:
+            waiting.append("policies")
+        waiting += [
+            f"first poll of {g.poller.name}" for g in self._groups.values() if not g.polled_once
+        ]
+        return not waiting, waiting
+
+    async def start(self) -> tuple[str, int]:
+        """Bind HTTP and start background work. Policies must already be installed."""
+        handler = webhook_handler(
+            auth=self.auth,
+            max_bytes=self.settings.webhook_max_bytes,
+            on_payload=self.on_webhook,
+            metrics=self.metrics,
+        )
+        app = build_app(runtime=self.runtime, ready=self.ready, webhook=handler)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sock = server.sockets[0].getsockname()  # type: ignore[attr-defined]
+        self.address = (str(sock[0]), int(sock[1]))
+        await self._sync_readers()
+        await self._sync_pollers()
+        self._tasks.append(asyncio.create_task(self._watch(), name="policy-watch"))
+        log.info(
+            "listening",
+            extra=fields(
+                host=self.address[0],
+                port=self.address[1],
+                policies=sorted(self.runtime.policies),
+                webhook_auth=list(self.auth.schemes) or ["none"],
+            ),
+        )
+        return self.address
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for key in list(self._groups):
+            await self._stop_group(key)
+        for t in self._tasks:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._kube is not None:
+            with contextlib.suppress(Exception):
+                await self._kube.close()
+
+
+async def serve(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT; SIGHUP reloads policies. Returns the exit code."""
+    try:
+        auth = WebhookAuth.from_sources(
+            token=settings.webhook_token.get_secret_value() if settings.webhook_token else None,
+            token_file=settings.webhook_token_file,
+            basic_user=settings.webhook_basic_user,
+            basic_password_file=settings.webhook_basic_password_file,
+            insecure_no_auth=settings.insecure_no_auth,
+        )
+    except ValueError as e:
+        log.error(
+            "webhook_auth_config",
+            extra=fields(
+                error=str(e),
+                hint="flags: --webhook-token-file FILE, --webhook-basic-user USER with "
+                "--webhook-basic-password-file FILE, or --insecure-no-auth",
+            ),
+        )
+        return 2
+    if auth.insecure:
+        log.warning(
+            "insecure_no_auth",
+            extra=fields(
+                detail="webhooks are accepted WITHOUT authentication (--insecure-no-auth)"
+            ),
+        )
+    service = Service(settings=settings, auth=auth)
+    result = service.load_initial()
+    if not result.ok:
+        log.error("policies_invalid", extra=fields(errors=[str(e) for e in result.errors]))
+        return 2
+    for w in result.warnings:
+        log.warning("policy_warning", extra=fields(warning=str(w)))
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(
+        signal.SIGHUP, lambda: asyncio.ensure_future(service.reload(why="sighup"))
+    )
+    try:
+        await service.start()
+    except OSError as e:
+        log.error("bind_failed", extra=fields(host=settings.host, port=settings.port, error=str(e)))
+        return 1
+    await stop.wait()
+    log.info("shutting_down")
+    await service.stop()
+    log.info("stopped")
+    return 0

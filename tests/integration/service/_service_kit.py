@@ -1,0 +1,112 @@
+"""Shared fixtures for service tests: a real Service on 127.0.0.1:0 against the real twin."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from autoscaler.metrics import Metrics
+from autoscaler.service.serve import Service
+from autoscaler.settings import Settings
+from autoscaler.signals.webhook import WebhookAuth
+from autoscaler.sim.server import RunningTwin, run_twin
+
+TOKEN = "test-webhook-token-123"  # the token in the real captures' headers
+
+
+def policy_yaml(
+    *,
+    name: str,
+    es_url: str,
+    when_up: str,
+    when_down: str | None = None,
+    poll: str = "500ms",
+    sts: str = "elastic/es-data",
+    bounds: tuple[int, int] = (3, 6),
+    mode: str = "active",
+) -> str:
+    ns, sts_name = sts.split("/")
+    text = f"""
+name: {name}
+elasticsearch: {{url: "{es_url}", pollInterval: {poll}, requestTimeout: 2s}}
+nodes: {{roles: [data]}}
+target: {{statefulSet: {{namespace: {ns}, name: {sts_name}}}}}
+replicas: {{min: {bounds[0]}, max: {bounds[1]}}}
+scaleUp:
+  when: {when_up}
+  step: 1
+  cooldown: 1m
+mode: {mode}
+"""
+    if when_down:
+        text += f"scaleDown:\n  when: {when_down}\n  step: 1\n  cooldown: 5m\n"
+    return text
+
+
+@dataclass
+class Running:
+    service: Service
+    url: str
+    twin: RunningTwin
+    session: aiohttp.ClientSession
+    policies: Path
+
+    async def get(self, path: str) -> Any:
+        async with self.session.get(self.url + path) as r:
+            assert r.status == 200, await r.text()
+            return await r.json()
+
+    async def wait_for(
+        self, predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = ""
+    ) -> Any:
+        """Poll an async predicate until it returns a truthy value (or fail after timeout)."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = await predicate()
+            if last:
+                return last
+            await asyncio.sleep(0.1)
+        pytest.fail(f"timed out waiting for {what or predicate}; last value: {last!r}")
+
+
+@pytest.fixture
+async def twin() -> AsyncIterator[RunningTwin]:
+    async with run_twin(nodes=3, speed=1.0, pod_ready_delay=1.0) as t:
+        yield t
+
+
+async def start_service(
+    tmp_path: Path, twin: RunningTwin, policies: dict[str, str], **overrides: Any
+) -> tuple[Service, str]:
+    pdir = tmp_path / "policies"
+    pdir.mkdir(exist_ok=True)
+    for fname, text in policies.items():
+        (pdir / fname).write_text(text)
+    settings = Settings(
+        policies=pdir,
+        host="127.0.0.1",
+        port=0,
+        kubeconfig=twin.kubeconfig_path,
+        state_dir=tmp_path / "state",
+        **overrides,
+    )
+    auth = WebhookAuth.from_sources(
+        token=TOKEN,
+        token_file=None,
+        basic_user=None,
+        basic_password_file=None,
+        insecure_no_auth=False,
+    )
+    service = Service(settings=settings, metrics=Metrics(), auth=auth)
+    result = service.load_initial()
+    assert result.ok, result.errors
+    host, port = await service.start()
+    return service, f"http://{host}:{port}"

@@ -1,0 +1,225 @@
+"""The service against the twin: real ES and k8s clients, real HTTP, 127.0.0.1 only.
+
+The twin runs in real time (speed 1) and policies poll every 500 ms, so each test takes a few
+seconds of wall time; waits poll with a deadline, nothing asserts on timing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from autoscaler.sim.server import RunningTwin
+
+from _service_kit import TOKEN, Running, policy_yaml, start_service
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "alertmanager"
+
+
+async def _running(tmp_path: Path, twin: RunningTwin, policies: dict[str, str]) -> Running:
+    service, url = await start_service(tmp_path, twin, policies)
+    session = aiohttp.ClientSession()
+    return Running(service, url, twin, session, tmp_path / "policies")
+
+
+async def _set_load(twin: RunningTwin, *, search: float, index: float) -> None:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.put(f"{twin.es_url}/_sim/workload", json={"search": search, "index": index}) as r,
+    ):
+        assert r.status == 200, await r.text()
+
+
+async def _twin_node_stats(twin: RunningTwin) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(f"{twin.es_url}/_nodes/stats/os,jvm") as r,
+    ):
+        body: dict[str, Any] = await r.json()
+        return body
+
+
+async def test_policy_status_shows_live_cpu_aggregate_of_the_twin_tier(
+    tmp_path: Path, twin: RunningTwin
+) -> None:
+    r = await _running(
+        tmp_path,
+        twin,
+        {
+            "p.yaml": policy_yaml(
+                name="data",
+                es_url=twin.es_url,
+                when_up="{metric: cpu, aggregate: max, above: 101, for: 2s}",
+            )
+        },
+    )
+    try:
+
+        async def polled() -> Any:
+            view = await r.get("/api/v1/policies/data")
+            conds = view["conditions"]
+            if conds and conds[0]["value"] is not None and view["replicas"]["current"]:
+                return view
+            return None
+
+        view = await r.wait_for(polled, what="a successful poll")
+        assert view["replicas"]["current"] == 3  # read from the twin's StatefulSet via k8s
+        assert sorted(view["tierNodes"]) == ["es-data-0", "es-data-1", "es-data-2"]
+        stats = await _twin_node_stats(twin)
+        cpus = [n["os"]["cpu"]["percent"] for n in stats["nodes"].values()]
+        # the twin's load changes with time; the service's value is a max of a recent poll
+        assert 0 <= view["conditions"][0]["value"] <= 100
+        assert len(cpus) == 3
+        ready = await r.session.get(r.url + "/readyz")
+        assert ready.status == 200
+    finally:
+        await r.session.close()
+        await r.service.stop()
+
+
+async def test_sustained_cpu_in_the_twin_records_a_scale_up_decision_without_acting(
+    tmp_path: Path, twin: RunningTwin
+) -> None:
+    await _set_load(twin, search=5000, index=5000)
+    r = await _running(
+        tmp_path,
+        twin,
+        {
+            "p.yaml": policy_yaml(
+                name="hot",
+                es_url=twin.es_url,
+                when_up="{metric: cpu, aggregate: avg, above: 50, for: 2s}",
+            )
+        },
+    )
+    try:
+
+        async def scale_up() -> Any:
+            body = await r.get("/api/v1/decisions?policy=hot")
+            ups = [d for d in body["decisions"] if d["action"] == "scale_up"]
+            return ups[0] if ups else None
+
+        d = await r.wait_for(scale_up, what="a scale_up decision")
+        assert (d["from"], d["to"]) == (3, 4)
+        assert d["act"] is False  # acting is not wired yet: the service runs as dry-run
+        assert "dry_run" in [x["code"] for x in d["reasons"]]
+        assert any(x["code"] == "sustained" for x in d["reasons"])
+        # nothing was scaled
+        state = await (await r.session.get(f"{twin.es_url}/_sim/state")).json()
+        sts = json.dumps(state)
+        assert "es-data-3" not in sts
+    finally:
+        await r.session.close()
+        await r.service.stop()
+
+
+async def test_es_down_makes_policy_stale_within_three_polls_and_recovers(
+    tmp_path: Path, twin: RunningTwin
+) -> None:
+    r = await _running(
+        tmp_path,
+        twin,
+        {
+            "p.yaml": policy_yaml(
+                name="data",
+                es_url=twin.es_url,
+                when_up="{metric: cpu, aggregate: avg, above: 101, for: 1s}",
+            )
+        },
+    )
+    try:
+
+        async def codes() -> list[str]:
+            view = await r.get("/api/v1/policies/data")
+            d = view["lastDecision"]
+            return [x["code"] for x in d["reasons"]] if d else []
+
+        async def fresh() -> bool:
+            c = await codes()
+            return bool(c) and "stale_data" not in c
+
+        await r.wait_for(fresh, what="fresh data")
+        async with r.session.post(
+            f"{twin.es_url}/_sim/faults", json={"type": "drop", "app": "es"}
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+
+        async def stale() -> bool:
+            return "stale_data" in await codes()
+
+        await r.wait_for(stale, timeout=15, what="stale_data while ES is down")
+        view = await r.get("/api/v1/policies/data")
+        assert view["lastPoll"]["ok"] is False
+        assert view["lastPoll"]["stale"] is True
+        metrics = await (await r.session.get(r.url + "/metrics")).text()
+        assert 'esas_data_stale{policy="data"} 1.0' in metrics
+        assert "esas_poll_errors_total{" in metrics
+
+        async with r.session.delete(f"{twin.es_url}/_sim/faults") as resp:
+            assert resp.status == 200
+        await r.wait_for(fresh, timeout=15, what="recovery after ES returns")
+    finally:
+        await r.session.close()
+        await r.service.stop()
+
+
+async def test_real_alertmanager_payloads_update_policy_alert_conditions(
+    tmp_path: Path, twin: RunningTwin
+) -> None:
+    r = await _running(
+        tmp_path,
+        twin,
+        {
+            "p.yaml": policy_yaml(
+                name="alerts",
+                es_url=twin.es_url,
+                when_up="{alert: EsHighCpu, labels: {cluster: staging-es}}",
+            )
+        },
+    )
+    headers = json.loads((FIXTURES / "webhook-headers.json").read_text())
+    try:
+
+        async def post(name: str) -> None:
+            body = (FIXTURES / name).read_bytes()
+            h = {
+                k: v
+                for k, v in headers[name]["headers"].items()
+                if k not in ("Host", "Content-Length")
+            }
+            async with r.session.post(
+                r.url + "/webhook/alertmanager", data=body, headers=h
+            ) as resp:
+                assert resp.status == 200, await resp.text()
+
+        async def alert_holds() -> bool | None:
+            view = await r.get("/api/v1/policies/alerts")
+            conds = view["conditions"]
+            return conds[0]["holds"] if conds else None
+
+        await post("api-group-two-firing.json")
+        assert await alert_holds() is True
+        await post("api-group-mixed-one-resolved.json")  # es-data-0 still firing
+        assert await alert_holds() is True
+        await post("api-group-last-resolved.json")
+        assert await alert_holds() is False
+        async with r.session.post(
+            r.url + "/webhook/alertmanager",
+            data=b"{}",
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        ) as resp:
+            assert resp.status == 400
+        async with r.session.post(
+            r.url + "/webhook/alertmanager",
+            data=(FIXTURES / "api-firing.json").read_bytes(),
+            headers={"Authorization": "Bearer wrong", "Content-Type": "application/json"},
+        ) as resp:
+            assert resp.status == 401
+        # the service still serves
+        assert (await r.get("/healthz"))["status"] == "alive"
+    finally:
+        await r.session.close()
+        await r.service.stop()
