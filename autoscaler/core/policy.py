@@ -144,8 +144,23 @@ StepSpec = Annotated[
 ]
 
 
+def _file_defaults(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Show defaults in the JSON Schema as a file spells them (``10s``, not ``10.0``)."""
+    for name, info in model.model_fields.items():
+        prop = schema.get("properties", {}).get(info.alias or name)
+        if not prop or "default" not in prop or info.default is None:
+            continue
+        if isinstance(info.default, Step):
+            prop["default"] = info.default.count or str(info.default)
+            continue
+        if any(getattr(meta, "func", None) is _duration for meta in info.metadata):
+            prop["default"] = format_duration(info.default)
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, json_schema_extra=_file_defaults
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,9 +308,18 @@ def _urls(value: Any) -> Any:
 class ElasticsearchConnection(_Model):
     """How to reach the cluster; secrets only ever by file, never inline."""
 
-    url: Annotated[list[str], BeforeValidator(_urls)] = Field(
-        default_factory=lambda: ["http://localhost:9200"], min_length=1
-    )
+    url: Annotated[
+        list[str],
+        BeforeValidator(_urls),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                ]
+            }
+        ),
+    ] = Field(default_factory=lambda: ["http://localhost:9200"], min_length=1)
     apiKeyFile: str | None = None
     username: str | None = None
     passwordFile: str | None = None
@@ -391,7 +415,7 @@ class Bounds(_Model):
         return self
 
     def clamp(self, n: int) -> int:
-        return max(self.min, min(self.max, n))
+        return max(self.min, n)
 
 
 class ScaleRule(_Model):
@@ -430,6 +454,27 @@ class Policy(_Model):
 
     def rule(self, direction: Literal["up", "down"]) -> ScaleRule | None:
         return self.scaleUp if direction == "up" else self.scaleDown
+
+    def leaves(self) -> list[MetricCondition | AlertCondition]:
+        """Every metric and alert condition of both directions."""
+        return [
+            leaf
+            for rule in (self.scaleUp, self.scaleDown)
+            if rule is not None
+            for leaf in iter_leaves(rule.when)
+        ]
+
+    def metric_keys(self) -> list[tuple[str, str]]:
+        """Every ``(metric, aggregate)`` the policy reads, in order of appearance."""
+        keys = [leaf.key for leaf in self.leaves() if isinstance(leaf, MetricCondition)]
+        return list(dict.fromkeys(keys))
+
+    def alert_conditions(self) -> list[AlertCondition]:
+        return [leaf for leaf in self.leaves() if isinstance(leaf, AlertCondition)]
+
+    def longest_window(self) -> float:
+        """The longest ``for`` of any condition (how much history the policy needs)."""
+        return max((leaf.for_ or 0.0 for leaf in self.leaves()), default=0.0)
 
     def describe(self) -> str:
         """The one-line plain-English summary ``validate`` prints."""

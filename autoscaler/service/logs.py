@@ -35,7 +35,7 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiohttp.access", "elastic_transport.transport"):
+    for noisy in ("aiohttp.access", "elastic_transport.transport", "elastic_transport.node_pool"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -17,46 +17,15 @@ from typing import Any
 
 from autoscaler.core.alerts import AlertBook, WebhookPayload
 from autoscaler.core.engine import Decision, TargetState, decide
-from autoscaler.core.observations import MetricKey, Observations, metric_key_name
+from autoscaler.core.observations import MetricKey, Observations
 from autoscaler.core.policy import (
-    AlertCondition,
     LoadedPolicy,
-    MetricCondition,
     Policy,
-    iter_leaves,
 )
 from autoscaler.metrics import Metrics
 from autoscaler.service.logs import fields
 
 log = logging.getLogger("autoscaler.service")
-
-
-def metric_keys(policy: Policy) -> list[MetricKey]:
-    """Every (metric, aggregate) a policy reads."""
-    keys: dict[MetricKey, None] = {}
-    for rule in (policy.scaleUp, policy.scaleDown):
-        if rule:
-            for leaf in iter_leaves(rule.when):
-                if isinstance(leaf, MetricCondition):
-                    keys[leaf.key] = None
-    return list(keys)
-
-
-def alert_conditions(policy: Policy) -> list[AlertCondition]:
-    out: list[AlertCondition] = []
-    for rule in (policy.scaleUp, policy.scaleDown):
-        if rule:
-            out.extend(leaf for leaf in iter_leaves(rule.when) if isinstance(leaf, AlertCondition))
-    return out
-
-
-def longest_window(policy: Policy) -> float:
-    longest = 0.0
-    for rule in (policy.scaleUp, policy.scaleDown):
-        if rule:
-            for leaf in iter_leaves(rule.when):
-                longest = max(longest, leaf.for_ or 0.0)
-    return longest
 
 
 @dataclass
@@ -151,7 +120,7 @@ class Runtime:
         if not ok or row is None:
             return
         rt.tier_nodes = tuple(tier_nodes)
-        keep_after = at - longest_window(rt.policy) - 2 * rt.policy.elasticsearch.staleness_limit
+        keep_after = at - rt.policy.longest_window() - 2 * rt.policy.elasticsearch.staleness_limit
         last = rt.observations.polls[-1] if rt.observations.polls else None
         if last is not None and at <= last:
             return  # a clock step backwards must not corrupt the series
@@ -177,7 +146,7 @@ class Runtime:
         self.metrics.active_alerts.set(len(self.alerts.firing(now=now, ttl=self.alert_ttl)))
         touched = []
         for name, rt in self.policies.items():
-            conds = alert_conditions(rt.policy)
+            conds = rt.policy.alert_conditions()
             if any(
                 c.alert == a.labels.get("alertname")
                 and all(a.labels.get(k) == v for k, v in c.labels.items())
@@ -323,6 +292,3 @@ def decision_view(d: Decision) -> dict[str, Any]:
     out = d.to_dict()
     out["reasonText"] = [str(r) for r in d.reasons]
     return out
-
-
-__all__ = ["PolicyRuntime", "Runtime", "decision_view", "metric_key_name", "metric_keys"]

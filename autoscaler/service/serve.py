@@ -27,7 +27,7 @@ from autoscaler.metrics import Metrics
 from autoscaler.policyfiles import load_policies, mtimes
 from autoscaler.service.http import build_app
 from autoscaler.service.logs import fields
-from autoscaler.service.runtime import Runtime, metric_keys
+from autoscaler.service.runtime import Runtime
 from autoscaler.settings import Settings
 from autoscaler.signals.poller import Poller, PollResult, TierSubscription
 from autoscaler.signals.webhook import WebhookAuth, webhook_handler
@@ -141,15 +141,7 @@ class Service:
         for key in list(self._groups):
             await self._stop_group(key)
         for key, members in desired.items():
-            subs = [
-                TierSubscription.of(
-                    lp.policy.name,
-                    roles=lp.policy.nodes.roles,
-                    name_pattern=lp.policy.nodes.namePattern,
-                    keys=metric_keys(lp.policy),
-                )
-                for lp in members
-            ]
+            subs = [TierSubscription.for_policy(lp.policy) for lp in members]
             first = members[0].policy
             try:
                 client = self._client_factory(first)
@@ -292,7 +284,9 @@ class Service:
             metrics=self.metrics,
         )
         app = build_app(runtime=self.runtime, ready=self.ready, webhook=handler)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=5.0, auto_decompress=False
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()

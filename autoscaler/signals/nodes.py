@@ -1,0 +1,468 @@
+"""Node stats → per-node samples → tier aggregates: every ``_nodes/stats`` version quirk, once.
+
+Policies speak of ``cpu``, ``heap``, ``write_queue``… (DESIGN §4); Elasticsearch 6.8 to 9.x
+report them under fields that moved between releases. This module is the *only* place that
+knows where each value lives, so the poller, the back-test and the bench share one reading.
+It is pure (no IO, no clock): bodies in, frozen samples and numbers out.
+
+Where each metric comes from (first field present wins):
+
+==================  ===========================================================================
+``cpu``             ``os.cpu.percent`` → ``os.cpu_percent`` (2.x–5.x) → ``process.cpu.percent``;
+                    a negative value is Elasticsearch's "unavailable" and counts as missing
+``heap``            ``jvm.mem.heap_used_percent`` → ``heap_used_in_bytes / heap_max_in_bytes``
+``disk``            ``100 · (1 − fs.total.available_in_bytes / fs.total.total_in_bytes)``
+``load1``           ``os.cpu.load_average.1m`` (absent on Windows → missing)
+``search_queue``    ``thread_pool.search.queue``
+``write_queue``     ``thread_pool.write`` → ``bulk`` (≤ 6.2) → ``index`` (6.x single-doc pool)
+counters            ``indices.search.query_total`` / ``query_time_in_millis``,
+                    ``indices.indexing.index_total``, ``thread_pool.{search,write…}.rejected``
+restart detection   ``jvm.uptime_in_millis``
+==================  ===========================================================================
+
+Aggregates over a tier (``avg``, ``max``, ``min``, ``p90``) are taken over the nodes that
+report a value; nodes without one are left out, and the aggregate is ``None`` when no node
+contributes. ``p90`` is the *nearest-rank* percentile: sort the n values ascending and take the
+one at 1-based rank ``ceil(0.9 · n)`` — always an observed value, never interpolated (n = 1 →
+that value; n = 3 → the maximum; n = 10 → the 9th smallest; n = 20 → the 18th).
+
+Rates (``search_rejections``, ``write_rejections`` per second, ``indexing_rate`` docs/s,
+``search_latency_ms`` = Δquery_time/Δquery_total) are computed *per node* from the counter
+deltas between two polls, over the node's own ``timestamp`` delta (not the poller's clock, so a
+slow response does not distort them), and then aggregated like gauges — ``avg`` of a rate is
+the mean of the per-node rates, not a cluster total. A node contributes no rate when it was not
+in the previous poll, when its timestamp did not advance, when a counter went backwards
+(counter reset), or when its JVM started after the previous sample (a restart, even if the
+counter has since grown past its old value). ``search_latency_ms`` is also missing for a node
+that served no query in the interval.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from autoscaler.core.observations import MetricKey
+
+__all__ = [
+    "AGGREGATES",
+    "GAUGES",
+    "RATES",
+    "NodeSample",
+    "StatsFormatError",
+    "aggregate",
+    "aggregate_values",
+    "filter_path_for",
+    "index_metrics_for",
+    "needed_metric_groups",
+    "node_rates",
+    "nodes_failed",
+    "p90",
+    "parse_node_stats",
+    "role_matches",
+    "select_tier",
+]
+
+GAUGES: Final = frozenset({"cpu", "heap", "disk", "load1", "search_queue", "write_queue"})
+RATES: Final = frozenset(
+    {"search_rejections", "write_rejections", "search_latency_ms", "indexing_rate"}
+)
+AGGREGATES: Final = ("avg", "max", "min", "p90")
+
+_WRITE_POOLS: Final = ("write", "bulk", "index")
+"""Write thread pool names, newest first: ``bulk`` was renamed ``write`` in 6.3; 6.x also has a
+separate ``index`` pool for single-document writes, removed in 7.0."""
+
+_RESTART_TOLERANCE_MS: Final = 1000.0
+"""Slack between ``timestamp`` and ``jvm.uptime_in_millis``, which are read at slightly
+different instants on the node."""
+
+
+class StatsFormatError(ValueError):
+    """A ``_nodes/stats`` body that is not shaped like one (the message says where)."""
+
+
+@dataclass(frozen=True)
+class NodeSample:
+    """One node's view at one instant (``at``: the node's own timestamp, epoch seconds).
+
+    Every metric is ``None`` when the node did not report it (or the field was filtered out).
+    Counters are the cumulative values; rates come from two samples (see ``node_rates``).
+    """
+
+    node_id: str
+    name: str
+    roles: frozenset[str]
+    at: float
+    cpu: float | None = None
+    heap: float | None = None
+    disk: float | None = None
+    load1: float | None = None
+    search_queue: float | None = None
+    write_queue: float | None = None
+    query_total: float | None = None
+    query_time_ms: float | None = None
+    index_total: float | None = None
+    search_rejected: float | None = None
+    write_rejected: float | None = None
+    uptime_ms: float | None = None
+
+    def gauge(self, metric: str) -> float | None:
+        """The value of a gauge metric (``cpu``, ``heap``, ``disk``, ``load1``, ``*_queue``)."""
+        if metric not in GAUGES:
+            raise KeyError(f"{metric!r} is not a gauge metric")
+        value: float | None = getattr(self, metric)
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+def _get(node: Mapping[str, Any], path: Sequence[str], where: str) -> Any:
+    cur: Any = node
+    for i, seg in enumerate(path):
+        if type(cur) is dict:  # fast path: what json.loads gives (ABC checks are slow)
+            cur = cur.get(seg)
+        elif cur is None:
+            return None
+        elif isinstance(cur, Mapping):
+            cur = cur.get(seg)
+        else:
+            raise StatsFormatError(f"{where}.{'.'.join(path[:i])} is not an object")
+    return cur
+
+
+def _num(node: Mapping[str, Any], path: Sequence[str], where: str) -> float | None:
+    value = _get(node, path, where)
+    if value is None:
+        return None
+    kind = type(value)
+    if (kind is not int and kind is not float) and (
+        isinstance(value, bool) or not isinstance(value, int | float)
+    ):
+        raise StatsFormatError(f"{where}.{'.'.join(path)} is not a number: {value!r}")
+    f = float(value)
+    if not math.isfinite(f):
+        return None
+    return f
+
+
+def _first(node: Mapping[str, Any], paths: Iterable[Sequence[str]], where: str) -> float | None:
+    for path in paths:
+        value = _num(node, path, where)
+        if value is not None:
+            return value
+    return None
+
+
+def _nonneg(value: float | None) -> float | None:
+    """Elasticsearch reports -1 for "not available" (e.g. CPU on some platforms)."""
+    return None if value is None or value < 0 else value
+
+
+def _write_pool(node: Mapping[str, Any], where: str) -> Mapping[str, Any] | None:
+    pools = _get(node, ("thread_pool",), where)
+    if pools is None:
+        return None
+    if not isinstance(pools, Mapping):
+        raise StatsFormatError(f"{where}.thread_pool is not an object")
+    for name in _WRITE_POOLS:
+        pool = pools.get(name)
+        if isinstance(pool, Mapping):
+            return pool
+    return None
+
+
+def _parse_node(node_id: str, node: Any) -> NodeSample:
+    where = f"nodes.{node_id}"
+    if not isinstance(node, Mapping):
+        raise StatsFormatError(f"{where} is not an object")
+    ts = _num(node, ("timestamp",), where)
+    if ts is None:
+        raise StatsFormatError(f"{where}.timestamp is missing")
+    name = node.get("name", node_id)
+    if not isinstance(name, str):
+        raise StatsFormatError(f"{where}.name is not a string: {name!r}")
+    raw_roles = node.get("roles", [])
+    if not isinstance(raw_roles, list) or not all(isinstance(r, str) for r in raw_roles):
+        raise StatsFormatError(f"{where}.roles is not a list of strings: {raw_roles!r}")
+
+    heap = _num(node, ("jvm", "mem", "heap_used_percent"), where)
+    if heap is None:
+        used = _num(node, ("jvm", "mem", "heap_used_in_bytes"), where)
+        hmax = _num(node, ("jvm", "mem", "heap_max_in_bytes"), where)
+        if used is not None and hmax:
+            heap = 100.0 * used / hmax
+
+    disk = None
+    total = _num(node, ("fs", "total", "total_in_bytes"), where)
+    avail = _num(node, ("fs", "total", "available_in_bytes"), where)
+    if total and avail is not None:
+        disk = 100.0 * (1.0 - avail / total)
+
+    write_pool = _write_pool(node, where)
+    wq = _num(write_pool, ("queue",), f"{where}.thread_pool.write") if write_pool else None
+    wr = _num(write_pool, ("rejected",), f"{where}.thread_pool.write") if write_pool else None
+
+    return NodeSample(
+        node_id=node_id,
+        name=name,
+        roles=frozenset(raw_roles),
+        at=ts / 1000.0,
+        cpu=_nonneg(
+            _first(
+                node,
+                (("os", "cpu", "percent"), ("os", "cpu_percent"), ("process", "cpu", "percent")),
+                where,
+            )
+        ),
+        heap=heap,
+        disk=disk,
+        load1=_nonneg(_num(node, ("os", "cpu", "load_average", "1m"), where)),
+        search_queue=_num(node, ("thread_pool", "search", "queue"), where),
+        write_queue=wq,
+        query_total=_num(node, ("indices", "search", "query_total"), where),
+        query_time_ms=_num(node, ("indices", "search", "query_time_in_millis"), where),
+        index_total=_num(node, ("indices", "indexing", "index_total"), where),
+        search_rejected=_num(node, ("thread_pool", "search", "rejected"), where),
+        write_rejected=wr,
+        uptime_ms=_num(node, ("jvm", "uptime_in_millis"), where),
+    )
+
+
+_HEADER_KEYS: Final = frozenset({"_nodes", "cluster_name"})
+
+
+def parse_node_stats(body: Any) -> list[NodeSample]:
+    """Every node of a ``_nodes/stats`` body (any version 6.8–9.x, filtered or not).
+
+    A body with no ``nodes`` object is an empty cluster only if nothing else is in it (that is
+    what ``filter_path`` leaves when no node matched); anything else raises
+    ``StatsFormatError``. Missing metric fields are ``None``; present fields of the wrong type
+    are an error, because they mean the body is not what we think it is.
+    """
+    if not isinstance(body, Mapping):
+        raise StatsFormatError(f"node stats body is not a JSON object but {type(body).__name__}")
+    nodes = body.get("nodes")
+    if nodes is None:
+        extra = set(body) - _HEADER_KEYS
+        if extra:
+            raise StatsFormatError(
+                f"node stats body has no 'nodes' object (keys: {', '.join(sorted(extra))})"
+            )
+        return []
+    if not isinstance(nodes, Mapping):
+        raise StatsFormatError("'nodes' is not an object")
+    return [_parse_node(str(node_id), node) for node_id, node in nodes.items()]
+
+
+def nodes_failed(body: Any) -> int:
+    """``_nodes.failed`` of a node stats body (nodes that did not answer), 0 when absent."""
+    if isinstance(body, Mapping):
+        header = body.get("_nodes")
+        if isinstance(header, Mapping):
+            failed = header.get("failed")
+            if isinstance(failed, int) and not isinstance(failed, bool):
+                return failed
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Tier membership
+
+_MASTER_SYNONYMS: Final = frozenset({"master", "cluster_manager"})
+
+
+def role_matches(policy_role: str, node_roles: frozenset[str]) -> bool:
+    """Whether a node with ``node_roles`` has ``policy_role``, allowing for role renames.
+
+    * ``data`` matches any ``data*`` role (8.x nodes often have only ``data_hot``,
+      ``data_content``…), and a ``data_<tier>`` role matches a node with the generic ``data``
+      role, because Elasticsearch counts such a node as a member of every data tier.
+    * ``master`` and ``cluster_manager`` (OpenSearch's name) are synonyms.
+    """
+    if policy_role in node_roles:
+        return True
+    if policy_role == "data":
+        return any(r.startswith("data") for r in node_roles)
+    if policy_role.startswith("data_"):
+        return "data" in node_roles
+    if policy_role in _MASTER_SYNONYMS:
+        return bool(_MASTER_SYNONYMS & node_roles)
+    return False
+
+
+def select_tier(
+    samples: Iterable[NodeSample], *, roles: Iterable[str], name_pattern: str | None = None
+) -> list[NodeSample]:
+    """The nodes a policy sizes: any of ``roles`` and, if given, a name where the regular
+    expression ``name_pattern`` matches (``re.search``: anchor it with ``^…$`` to match the
+    whole name). Order is kept."""
+    wanted = tuple(roles)
+    rx = re.compile(name_pattern) if name_pattern is not None else None
+    return [
+        s
+        for s in samples
+        if any(role_matches(r, s.roles) for r in wanted) and (rx is None or rx.search(s.name))
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregation
+
+
+def p90(values: Sequence[float]) -> float:
+    """Nearest-rank 90th percentile: the value at 1-based rank ``ceil(0.9·n)`` of the sorted
+    values. ``values`` must not be empty."""
+    if not values:
+        raise ValueError("p90 of no values")
+    ordered = sorted(values)
+    # 0.9 * n in floating point can land a hair above an integer (0.9 * 10 = 9.000000000000002);
+    # rank by integer arithmetic instead: ceil(9n / 10).
+    rank = -(-9 * len(ordered) // 10)
+    return ordered[rank - 1]
+
+
+def aggregate_values(values: Sequence[float], how: str) -> float | None:
+    """``avg``/``max``/``min``/``p90`` of ``values``; ``None`` for no values."""
+    if not values:
+        return None
+    if how == "avg":
+        return math.fsum(values) / len(values)
+    if how == "max":
+        return max(values)
+    if how == "min":
+        return min(values)
+    if how == "p90":
+        return p90(values)
+    raise ValueError(f"unknown aggregate {how!r} (expected one of {', '.join(AGGREGATES)})")
+
+
+def _delta(cur: float | None, prev: float | None) -> float | None:
+    if cur is None or prev is None:
+        return None
+    d = cur - prev
+    return d if d >= 0 else None  # a counter that went backwards was reset: not a rate
+
+
+def _restarted(cur: NodeSample, prev: NodeSample, dt_ms: float) -> bool:
+    if cur.uptime_ms is None:
+        return False
+    if prev.uptime_ms is not None and cur.uptime_ms < prev.uptime_ms:
+        return True
+    # The JVM started after the previous sample was taken.
+    return cur.uptime_ms + _RESTART_TOLERANCE_MS < dt_ms
+
+
+def node_rates(cur: NodeSample, prev: NodeSample | None) -> dict[str, float | None]:
+    """Per-node rate metrics between two samples of the same node (all ``None`` if none)."""
+    out: dict[str, float | None] = dict.fromkeys(RATES)
+    if prev is None or prev.node_id != cur.node_id:
+        return out
+    dt_ms = (cur.at - prev.at) * 1000.0
+    if dt_ms <= 0 or _restarted(cur, prev, dt_ms):
+        return out
+    dt = dt_ms / 1000.0
+    d_sr = _delta(cur.search_rejected, prev.search_rejected)
+    d_wr = _delta(cur.write_rejected, prev.write_rejected)
+    d_ix = _delta(cur.index_total, prev.index_total)
+    d_qt = _delta(cur.query_total, prev.query_total)
+    d_qms = _delta(cur.query_time_ms, prev.query_time_ms)
+    out["search_rejections"] = d_sr / dt if d_sr is not None else None
+    out["write_rejections"] = d_wr / dt if d_wr is not None else None
+    out["indexing_rate"] = d_ix / dt if d_ix is not None else None
+    out["search_latency_ms"] = d_qms / d_qt if d_qt and d_qms is not None else None
+    return out
+
+
+def aggregate(
+    current: Sequence[NodeSample],
+    previous: Mapping[str, NodeSample] | None,
+    keys: Iterable[MetricKey],
+) -> dict[MetricKey, float | None]:
+    """One row of tier aggregates for ``keys`` (``(metric, aggregate)`` pairs).
+
+    Gauges come from ``current``; rates from each current node and its sample in
+    ``previous`` (keyed by node id; ``None`` on the first poll). A key is ``None`` when no
+    node contributes a value.
+    """
+    wanted = list(dict.fromkeys(keys))
+    per_metric: dict[str, list[float]] = {}
+    metrics = {m for m, _ in wanted}
+    rates: list[dict[str, float | None]] = []
+    if metrics & RATES:
+        rates = [node_rates(s, previous.get(s.node_id) if previous else None) for s in current]
+    for metric in metrics:
+        if metric in GAUGES:
+            vals = [s.gauge(metric) for s in current]
+        elif metric in RATES:
+            vals = [r[metric] for r in rates]
+        else:
+            raise ValueError(f"unknown metric {metric!r}")
+        per_metric[metric] = [v for v in vals if v is not None]
+    return {(m, how): aggregate_values(per_metric[m], how) for m, how in wanted}
+
+
+# ---------------------------------------------------------------------------------------------
+# What to ask for
+
+_ALWAYS: Final = ("_nodes", "nodes.*.name", "nodes.*.roles", "nodes.*.timestamp")
+_UPTIME: Final = "nodes.*.jvm.uptime_in_millis"
+
+_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    "cpu": ("os.cpu.percent", "os.cpu_percent", "process.cpu.percent"),
+    "heap": ("jvm.mem.heap_used_percent",),
+    "disk": ("fs.total.total_in_bytes", "fs.total.available_in_bytes"),
+    "load1": ("os.cpu.load_average.1m",),
+    "search_queue": ("thread_pool.search.queue",),
+    "write_queue": tuple(f"thread_pool.{p}.queue" for p in _WRITE_POOLS),
+    "search_rejections": ("thread_pool.search.rejected",),
+    "write_rejections": tuple(f"thread_pool.{p}.rejected" for p in _WRITE_POOLS),
+    "search_latency_ms": ("indices.search.query_total", "indices.search.query_time_in_millis"),
+    "indexing_rate": ("indices.indexing.index_total",),
+}
+
+
+def _metrics(keys: Iterable[MetricKey]) -> list[str]:
+    metrics = list(dict.fromkeys(m for m, _ in keys))
+    unknown = [m for m in metrics if m not in _FIELDS]
+    if unknown:
+        raise ValueError(f"unknown metric(s): {', '.join(unknown)}")
+    return metrics
+
+
+def needed_metric_groups(keys: Iterable[MetricKey]) -> set[str]:
+    """The ``_nodes/stats/<metric>`` groups the keys need (``os``, ``process``, ``jvm``, ``fs``,
+    ``thread_pool``, ``indices``). ``process`` comes with ``cpu`` for the fallback reading;
+    ``jvm`` comes with every rate, for restart detection."""
+    groups: set[str] = set()
+    for metric in _metrics(keys):
+        groups.update(f.split(".", 1)[0] for f in _FIELDS[metric])
+        if metric in RATES:
+            groups.add("jvm")
+    return groups
+
+
+def filter_path_for(keys: Iterable[MetricKey]) -> list[str]:
+    """The minimal ``filter_path`` entries the parser needs for ``keys`` (sorted, stable)."""
+    paths = set(_ALWAYS)
+    for metric in _metrics(keys):
+        paths.update(f"nodes.*.{f}" for f in _FIELDS[metric])
+        if metric in RATES:
+            paths.add(_UPTIME)
+    return sorted(paths)
+
+
+def index_metrics_for(keys: Iterable[MetricKey]) -> list[str]:
+    """The ``indices`` sub-metrics (``search``, ``indexing``) the keys need, for
+    ``_nodes/stats/indices/<index_metric>``, which spares the server the other index stats."""
+    out: set[str] = set()
+    for metric in _metrics(keys):
+        for f in _FIELDS[metric]:
+            if f.startswith("indices."):
+                out.add(f.split(".")[1])
+    return sorted(out)
