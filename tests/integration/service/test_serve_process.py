@@ -180,3 +180,12 @@ def test_insecure_no_auth_warns_at_start(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_a_changed_policy_file_is_reloaded_without_a_signal(served: Any) -> None:
+    proc, url, pdir = served
+    (pdir / "b.yaml").write_text(POLICY.format(name="gamma"))
+    rec = _wait_event(proc, "policies_reloaded")
+    assert rec["trigger"] == "file_change"
+    assert rec["policies"] == ["alpha", "gamma"]
+    _wait_metric(url, 'esas_policy_reloads_total{result="success"} 2.0')
