@@ -66,7 +66,10 @@ class Metrics:
             registry=r,
         )
         self.replicas_current = Gauge(
-            "esas_replicas_current", "Current replicas of a policy's target.", ["policy"], registry=r
+            "esas_replicas_current",
+            "Current replicas of a policy's target.",
+            ["policy"],
+            registry=r,
         )
         self.replicas_desired = Gauge(
             "esas_replicas_desired",

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
         12 * 3600.0, gt=0, description="a firing alert not re-sent for this long expires"
     )
     state_dir: Path = Field(Path("state"), description="where state is persisted")
-    kubeconfig: Path | None = Field(None, description="kubeconfig (default: in-cluster or KUBECONFIG)")
+    kubeconfig: Path | None = Field(
+        None, description="kubeconfig (default: in-cluster or KUBECONFIG)"
+    )
     decision_log_size: int = Field(1000, ge=10, description="decisions kept for /api/v1/decisions")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")

@@ -64,17 +64,17 @@ class Running:
             return await r.json()
 
     async def wait_for(
-        self, predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = ""
+        self, predicate: Callable[[], Any], *, deadline_s: float = 20.0, what: str = ""
     ) -> Any:
         """Poll an async predicate until it returns a truthy value (or fail after timeout)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + deadline_s
         last: Any = None
         while time.monotonic() < deadline:
             last = await predicate()
             if last:
                 return last
             await asyncio.sleep(0.1)
-        pytest.fail(f"timed out waiting for {what or predicate}; last value: {last!r}")
+        pytest.fail(f"gave up waiting for {what or predicate}; last value: {last!r}")
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ def _wait_metric(url: str, needle: str, timeout: float = 15) -> str:
 
 
 def test_port_zero_logs_the_bound_address_and_serves(served: Any) -> None:
-    proc, url, _ = served
+    _, url, _ = served
     status, body = _get(url + "/healthz")
     assert status == 200
     status, body = _get(url + "/api/v1/policies")
@@ -136,7 +136,7 @@ def test_sighup_with_a_broken_policy_keeps_the_old_one_and_counts_the_failure(se
 
 
 def test_sigterm_stops_the_service_with_exit_code_zero(served: Any) -> None:
-    proc, url, _ = served
+    proc, _, _ = served
     proc.send_signal(signal.SIGTERM)
     # a hang guard, not a benchmark: the requirement is "exit 0 within 10 s"
     assert proc.wait(timeout=10) == 0

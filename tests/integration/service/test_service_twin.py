@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _service_kit import TOKEN, Running, policy_yaml, start_service
 
 from autoscaler.sim.server import RunningTwin
-
-from _service_kit import TOKEN, Running, policy_yaml, start_service
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "alertmanager"
 
@@ -150,7 +149,7 @@ async def test_es_down_makes_policy_stale_within_three_polls_and_recovers(
         async def stale() -> bool:
             return "stale_data" in await codes()
 
-        await r.wait_for(stale, timeout=15, what="stale_data while ES is down")
+        await r.wait_for(stale, deadline_s=15, what="stale_data while ES is down")
         view = await r.get("/api/v1/policies/data")
         assert view["lastPoll"]["ok"] is False
         assert view["lastPoll"]["stale"] is True
@@ -160,7 +159,7 @@ async def test_es_down_makes_policy_stale_within_three_polls_and_recovers(
 
         async with r.session.delete(f"{twin.es_url}/_sim/faults") as resp:
             assert resp.status == 200
-        await r.wait_for(fresh, timeout=15, what="recovery after ES returns")
+        await r.wait_for(fresh, deadline_s=15, what="recovery after ES returns")
     finally:
         await r.session.close()
         await r.service.stop()

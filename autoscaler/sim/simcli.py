@@ -1,0 +1,151 @@
+"""``es-autoscaler sim``: run the digital twin as a standalone process.
+
+Ops rehearse policies against it and the e2e tests drive it from outside; both need the
+endpoints without reading logs, so the command prints exactly one JSON line on stdout —
+``{"elasticsearch": URL, "kubernetes": URL, "kubeconfig": PATH}`` — then serves until Ctrl-C or
+SIGTERM, and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from autoscaler.sim.datasets import parse_indices_spec
+from autoscaler.sim.server import run_twin
+from autoscaler.sim.twin import DEFAULT_ROLES, split_statefulset
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``sim`` options, for a subcommand parser or a standalone one."""
+    parser.add_argument("--nodes", type=int, default=3, help="initial ES data nodes (default 3)")
+    parser.add_argument(
+        "--roles",
+        default=",".join(DEFAULT_ROLES),
+        help="comma-separated ES roles of the StatefulSet's nodes (default data,master,ingest)",
+    )
+    parser.add_argument(
+        "--indices",
+        default=None,
+        help="index spec name:PxR:size[,...], e.g. logs:5x1:40gb (default: a realistic data set)",
+    )
+    parser.add_argument("--es-version", default="8.15.0", help="ES version to emulate")
+    clock = parser.add_mutually_exclusive_group()
+    clock.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=1.0,
+        help="real-time mode: simulated seconds per wall second (default 1)",
+    )
+    clock.add_argument(
+        "--virtual",
+        action="store_true",
+        help="virtual clock: time moves only on POST /_sim/advance?seconds=N",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument("--es-port", type=int, default=0, help="ES port (default: any free)")
+    parser.add_argument("--k8s-port", type=int, default=0, help="k8s port (default: any free)")
+    parser.add_argument(
+        "--statefulset",
+        default="elastic/es-data",
+        help="NAMESPACE/NAME of the StatefulSet whose pods are the ES nodes",
+    )
+    parser.add_argument(
+        "--pod-ready-delay",
+        type=_non_negative_float,
+        default=30.0,
+        help="simulated seconds from pod creation to Ready (default 30)",
+    )
+    parser.add_argument(
+        "--kubeconfig-dir",
+        type=Path,
+        default=None,
+        help="where to write the kubeconfig (default: a temporary directory)",
+    )
+
+
+def add_sim_parser(subparsers: Any) -> None:
+    """Register ``sim`` on an ``argparse`` subparsers object (sets ``func=cmd_sim``)."""
+    parser = subparsers.add_parser(
+        "sim",
+        help="run the Elasticsearch + Kubernetes digital twin",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_sim_arguments(parser)
+    parser.set_defaults(func=cmd_sim)
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    """Synchronous entry point (``args.func`` in the main CLI)."""
+    try:
+        return asyncio.run(run_sim_command(args))
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
+        return 0
+
+
+async def run_sim_command(args: argparse.Namespace) -> int:
+    """Serve the twin until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad arguments."""
+    try:
+        indices = parse_indices_spec(args.indices) if args.indices else None
+        roles = tuple(r.strip() for r in str(args.roles).split(",") if r.strip())
+        split_statefulset(args.statefulset)
+        if args.nodes < 0:
+            raise ValueError("--nodes must be >= 0")
+    except ValueError as exc:
+        print(f"es-autoscaler sim: error: {exc}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    try:
+        async with run_twin(
+            nodes=args.nodes,
+            roles=roles,
+            indices=indices,
+            es_version=args.es_version,
+            speed=None if args.virtual else args.speed,
+            seed=args.seed,
+            host=args.host,
+            es_port=args.es_port,
+            k8s_port=args.k8s_port,
+            statefulset=args.statefulset,
+            pod_ready_delay=args.pod_ready_delay,
+            kubeconfig_dir=args.kubeconfig_dir,
+        ) as running:
+            line = {
+                "elasticsearch": running.es_url,
+                "kubernetes": running.k8s_url,
+                "kubeconfig": str(running.kubeconfig_path),
+            }
+            print(json.dumps(line), flush=True)
+            await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    return 0

@@ -1,0 +1,219 @@
+"""The twin: one clock driving the Elasticsearch model and the Kubernetes model together.
+
+Scaling is only real when both halves agree: a StatefulSet scaled up creates pods, the pods
+become Ready after their start delay, and only then do Elasticsearch nodes join and shards
+start moving onto them; a StatefulSet scaled down deletes the highest-ordinal pods and their
+nodes simply vanish from Elasticsearch — no drain. That last part is the point: if the
+autoscaler scales down without draining first, the twin loses shard copies (and turns red for
+an index without replicas) exactly like production would, and records the loss as an
+invariant violation.
+
+Time is a ``SimClock``: in virtual mode ``advance(seconds)`` steps both models in 1 s
+increments (tests, back-tests); in real-time mode ``run_ticker()`` keeps them in step with
+wall time × speed (demo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from autoscaler.sim.clock import ScaledClock, SimClock, VirtualClock
+from autoscaler.sim.cluster import Cluster
+from autoscaler.sim.datasets import IndexSpec
+from autoscaler.sim.faults import FaultInjector
+from autoscaler.sim.k8s_model import ROLES_ANNOTATION, K8sModel, Obj, format_micro_time
+
+DEFAULT_ROLES: tuple[str, ...] = ("data", "master", "ingest")
+STEP_SECONDS = 1.0
+
+
+def split_statefulset(ref: str) -> tuple[str, str]:
+    """``"elastic/es-data"`` → ``("elastic", "es-data")``; a bare name is in ``default``."""
+    namespace, _, name = ref.rpartition("/")
+    if not name:
+        raise ValueError(f"bad StatefulSet reference {ref!r}: expected NAMESPACE/NAME")
+    return namespace or "default", name
+
+
+class Twin:
+    """Composition root of the simulator: clock + ``Cluster`` + ``K8sModel`` + faults.
+
+    Pods that become Ready join the ES cluster (``cluster.add_node(pod_name, roles=...)``);
+    pods that stop (deleted, or scaled away) leave it at once (``cluster.remove_node``), and a
+    crashed pod's node drops out via ``cluster.crash_node``. Roles come from the pod-template
+    annotation ``sim.es-autoscaler.io/roles`` if set, else ``default_roles``.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: SimClock,
+        cluster: Cluster,
+        k8s: K8sModel,
+        default_roles: Sequence[str] = DEFAULT_ROLES,
+        node_disk_bytes: int = 500 * 2**30,
+        node_heap_bytes: int = 4 * 2**30,
+    ) -> None:
+        self.clock = clock
+        self.cluster = cluster
+        self.k8s = k8s
+        self.faults = FaultInjector(cluster=cluster, k8s=k8s)
+        self.default_roles = tuple(default_roles)
+        self.node_disk_bytes = node_disk_bytes
+        self.node_heap_bytes = node_heap_bytes
+        self._joined: set[str] = set()
+        self._model_time = clock.time()
+        #: (namespace, name) of the StatefulSet whose pods are the ES data nodes, if any.
+        self.statefulset: tuple[str, str] | None = None
+        k8s.on_pod_ready.append(self._pod_ready)
+        k8s.on_pod_stopped.append(self._pod_stopped)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        nodes: int = 3,
+        roles: Sequence[str] = DEFAULT_ROLES,
+        indices: Sequence[IndexSpec] | None = None,
+        es_version: str = "8.15.0",
+        speed: float | None = None,
+        seed: int = 0,
+        statefulset: str = "elastic/es-data",
+        pod_ready_delay: float = 30.0,
+        pod_termination_delay: float = 10.0,
+        pod_management_policy: str = "Parallel",
+        cluster_name: str = "sim-es",
+    ) -> Twin:
+        """A twin whose StatefulSet has ``nodes`` Ready pods that are the ES nodes.
+
+        ``speed=None`` → virtual clock (``advance``); a number → wall time × ``speed``.
+        """
+        if nodes < 0:
+            raise ValueError("nodes must be >= 0")
+        clock: SimClock = VirtualClock() if speed is None else ScaledClock(speed=speed)
+        cluster = Cluster(
+            clock=clock, version=es_version, seed=seed, cluster_name=cluster_name, indices=indices
+        )
+        k8s = K8sModel(
+            clock=clock,
+            seed=seed,
+            pod_ready_delay=pod_ready_delay,
+            pod_termination_delay=pod_termination_delay,
+        )
+        twin = cls(clock=clock, cluster=cluster, k8s=k8s, default_roles=roles)
+        namespace, name = split_statefulset(statefulset)
+        major = es_version.split(".")[0]
+        k8s.create_statefulset(
+            namespace,
+            name,
+            replicas=nodes,
+            image=f"docker.elastic.co/elasticsearch/elasticsearch:{es_version}",
+            pod_management_policy=pod_management_policy,
+            roles=roles,
+            labels={"app": "elasticsearch", "statefulset": name, "es-major": major},
+        )
+        twin.statefulset = (namespace, name)
+        # the starting nodes are a cluster "recovered from disk"; from here on membership
+        # changes are live (a node leaving loses its copies instead of re-laying out)
+        cluster.step(0.0)
+        return twin
+
+    # ---- time ----------------------------------------------------------------------------
+
+    @property
+    def virtual(self) -> bool:
+        return self.clock.virtual
+
+    def now(self) -> float:
+        return self.clock.time()
+
+    def advance(self, seconds: float) -> None:
+        """Virtual mode only: move time forward, stepping both models every simulated second."""
+        if not isinstance(self.clock, VirtualClock):
+            raise RuntimeError("the twin runs in real time; it cannot be advanced")
+        if seconds < 0 or math.isnan(seconds):
+            raise ValueError("seconds must be >= 0")
+        remaining = seconds
+        while remaining > 1e-9:
+            dt = min(STEP_SECONDS, remaining)
+            self.clock.advance(dt)
+            self._step(dt)
+            remaining -= dt
+
+    def catch_up(self) -> None:
+        """Real-time mode: step the models up to the clock's present (1 s increments)."""
+        target = self.clock.time()
+        while target - self._model_time > 1e-9:
+            dt = min(STEP_SECONDS, target - self._model_time)
+            self._step(dt)
+
+    def _step(self, dt: float) -> None:
+        self._model_time += dt
+        self.k8s.step(self._model_time)
+        self.cluster.step(dt)
+
+    async def run_ticker(self) -> None:
+        """Real-time mode: keep the models in step with the clock until cancelled."""
+        if self.virtual:
+            return
+        speed = self.clock.speed if isinstance(self.clock, ScaledClock) else 1.0
+        interval = max(0.01, min(1.0, STEP_SECONDS / max(speed, 1e-9)))
+        while True:
+            await asyncio.sleep(interval)
+            self.catch_up()
+
+    # ---- pods ↔ nodes --------------------------------------------------------------------
+
+    def _roles_of(self, pod: Obj) -> tuple[str, ...]:
+        annotated = (pod.get("metadata", {}).get("annotations") or {}).get(ROLES_ANNOTATION)
+        if annotated:
+            return tuple(r.strip() for r in str(annotated).split(",") if r.strip())
+        return self.default_roles
+
+    def _pod_ready(self, pod: Obj) -> None:
+        name = pod["metadata"]["name"]
+        if name in self._joined:
+            return
+        self.cluster.add_node(
+            name,
+            roles=self._roles_of(pod),
+            disk_bytes=self.node_disk_bytes,
+            heap_bytes=self.node_heap_bytes,
+        )
+        self._joined.add(name)
+
+    def _pod_stopped(self, pod: Obj, crashed: bool) -> None:
+        name = pod["metadata"]["name"]
+        if name not in self._joined:
+            return
+        self._joined.discard(name)
+        if crashed:
+            self.cluster.crash_node(name)
+        else:
+            self.cluster.remove_node(name, reason="pod deleted")
+
+    # ---- introspection -------------------------------------------------------------------
+
+    @property
+    def invariants(self) -> list[dict[str, Any]]:
+        return list(self.cluster.invariants)
+
+    def state(self) -> dict[str, Any]:
+        """Everything ``GET /_sim/state`` shows."""
+        now = self.now()
+        speed = self.clock.speed if isinstance(self.clock, ScaledClock) else None
+        return {
+            "clock": {
+                "now": now,
+                "iso": format_micro_time(now),
+                "virtual": self.virtual,
+                "speed": speed,
+            },
+            "elasticsearch": self.cluster.state(),
+            "kubernetes": self.k8s.state(),
+            "faults": self.faults.active(),
+            "invariants": self.invariants,
+        }

@@ -1,0 +1,77 @@
+"""``python -m autoscaler.sim`` starts the twin, prints its endpoints, stops on a signal."""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def start(tmp_path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "autoscaler.sim", "--virtual", "--nodes", "2",
+            "--indices", "logs:2x1:1gb", "--kubeconfig-dir", str(tmp_path),
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def first_line(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        proc.kill()
+        pytest.fail("the sim printed nothing")
+    return proc.stdout.readline()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_sim_prints_one_json_line_serves_and_stops_cleanly_on_signal(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    proc = start(tmp_path)
+    try:
+        line = first_line(proc)
+        endpoints = json.loads(line)
+        assert set(endpoints) == {"elasticsearch", "kubernetes", "kubeconfig"}
+        assert Path(endpoints["kubeconfig"]).is_file()
+        with urllib.request.urlopen(
+            f"{endpoints['elasticsearch']}/_cluster/health", timeout=10
+        ) as r:
+            health = json.load(r)
+        assert health["number_of_nodes"] == 2
+        with urllib.request.urlopen(f"{endpoints['kubernetes']}/version", timeout=10) as r:
+            assert json.load(r)["major"] == "1"
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert stdout == ""  # nothing after the one JSON line
+
+
+def test_sim_with_bad_indices_spec_exits_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "autoscaler.sim", "--virtual", "--indices", "nonsense"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "index spec" in result.stderr
