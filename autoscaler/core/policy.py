@@ -415,7 +415,7 @@ class Bounds(_Model):
         return self
 
     def clamp(self, n: int) -> int:
-        return max(self.min, n)
+        return max(self.min, min(self.max, n))
 
 
 class ScaleRule(_Model):
