@@ -211,6 +211,7 @@ def run(
     next_alert = next(pending, None)
     last_confirmed: float | None = None
     running: tuple[float, int] | None = None  # (confirm at, to replicas)
+    would: tuple[str, int | None, int | None] | None = None  # last dry-run action recorded
     node_seconds = 0.0
     prev_t = table.times[0]
 
@@ -239,10 +240,17 @@ def run(
         )
         result.last = decision
         if decision.action == "none" or decision.to_replicas is None:
+            would = None
+            continue
+        if not decision.act:
+            # dry-run: recorded, never carried out; the same would-be action is recorded once
+            # per episode (as the service's decision log does), not at every sample
+            key = (decision.action, decision.from_replicas, decision.to_replicas)
+            if key != would:
+                result.actions.append(decision)
+            would = key
             continue
         result.actions.append(decision)
-        if not decision.act:
-            continue  # dry-run: recorded, never carried out
         if settings.confirm_after <= 0:
             replicas, last_confirmed = decision.to_replicas, now
         else:

@@ -369,8 +369,10 @@ scaleDown:
         ],
         summary=summary(1, 0, 3 * 3 + 4 * 12, 4),
     ),
-    # dry-run: from 5m on every evaluation (5m00 … 6m00, 7 of them) records 3→4 with the
-    # dry_run reason, and the replicas never change. Node-minutes: 3·6.
+    # dry-run: the would-be action is recorded once per episode, not at every sample, and
+    # the replicas never change. cpu 85 except [7m, 8m) at 50: sustained from 0 → 3→4 at 5m
+    # (recorded); 5m10…6m50 the same action (not recorded again); at 7m it stops holding; from
+    # 8m it holds again and is sustained at 13m → recorded again. Node-minutes: 3·14.
     Scenario(
         name="dry-run-records-never-acts",
         policy=HEADER
@@ -381,14 +383,14 @@ scaleUp:
 mode: dry-run
 """,
         columns=["cpu.avg"],
-        row=lambda t: {"cpu.avg": 85},
-        end=m(6),
+        row=lambda t: {"cpu.avg": 50 if m(7) <= t < m(8) else 85},
+        end=m(14),
         args={"replicas": 3, "confirm_after": "1m"},
         expected=[
-            action(m(5, s), "scale_up", 3, 4, up(CPU_UP_5M), {"code": "dry_run"})
-            for s in range(0, 70, 10)
+            action(m(5), "scale_up", 3, 4, up(CPU_UP_5M), {"code": "dry_run"}),
+            action(m(13), "scale_up", 3, 4, up(CPU_UP_5M), {"code": "dry_run"}),
         ],
-        summary=summary(7, 0, 3 * 6, 3),
+        summary=summary(2, 0, 3 * 14, 3),
     ),
     # Confirm-after 10m, cooldown 8m, for 2m. 3→4 at 2m; nothing is decided while it runs;
     # confirmed 12m; cooldown from *confirmation* → 20m (from the start it would have been
