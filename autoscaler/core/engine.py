@@ -8,7 +8,6 @@ per-direction cooldowns measured from the last confirmation — and always says 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -326,13 +325,3 @@ def decide(
     if policy.mode == "dry-run":
         reasons.append(Reason("dry_run"))
     return Decision(policy.name, now, action, current, target, tuple(reasons), act, up, down)
-
-
-def conditions_by_metric(decision: Decision) -> Mapping[str, LeafReport]:
-    """Leaf reports of both directions keyed by their description (for status views)."""
-    out: dict[str, LeafReport] = {}
-    for report in (decision.up, decision.down):
-        if report:
-            for leaf in report.leaves:
-                out.setdefault(leaf.condition, leaf)
-    return out

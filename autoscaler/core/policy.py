@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -38,22 +38,7 @@ from autoscaler.core.durations import format_duration, parse_duration
 # ---------------------------------------------------------------------------------------------
 # Vocabulary
 
-METRICS: tuple[str, ...] = (
-    "cpu",
-    "heap",
-    "disk",
-    "load1",
-    "search_queue",
-    "write_queue",
-    "search_rejections",
-    "write_rejections",
-    "search_latency_ms",
-    "indexing_rate",
-)
-"""Metrics a condition may name (DESIGN §4); the poller derives each from ``_nodes/stats``."""
-
 PERCENT_METRICS = frozenset({"cpu", "heap", "disk"})
-AGGREGATES: tuple[str, ...] = ("avg", "max", "min", "p90")
 
 MetricName = Literal[
     "cpu",
@@ -68,6 +53,9 @@ MetricName = Literal[
     "indexing_rate",
 ]
 AggregateName = Literal["avg", "max", "min", "p90"]
+METRICS: tuple[str, ...] = get_args(MetricName)
+"""Metrics a condition may name (DESIGN §4); the poller derives each from ``_nodes/stats``."""
+AGGREGATES: tuple[str, ...] = get_args(AggregateName)
 Mode = Literal["active", "dry-run", "paused"]
 
 

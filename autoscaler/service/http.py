@@ -81,6 +81,10 @@ async def list_decisions(request: web.Request) -> web.Response:
     return _json({"decisions": out})
 
 
+async def list_alerts(request: web.Request) -> web.Response:
+    return _json({"alerts": request.app[RUNTIME].alerts_view()})
+
+
 def build_app(
     *,
     runtime: Runtime,
@@ -97,6 +101,7 @@ def build_app(
     app.router.add_get("/api/v1/policies", list_policies)
     app.router.add_get("/api/v1/policies/{name}", get_policy)
     app.router.add_get("/api/v1/decisions", list_decisions)
+    app.router.add_get("/api/v1/alerts", list_alerts)
     if webhook is not None:
         app.router.add_route("*", "/webhook/alertmanager", webhook)
     return app

@@ -287,6 +287,29 @@ class Runtime:
             "lastDecision": decision_view(d) if d else None,
         }
 
+    def alerts_view(self) -> list[dict[str, Any]]:
+        """Every alert the service remembers, with the state the engine sees it in."""
+        now = self.clock()
+        firing = {a.fingerprint for a in self.alerts.firing(now=now, ttl=self.alert_ttl)}
+        expired = {a.fingerprint for a in self.alerts.expired(now=now, ttl=self.alert_ttl)}
+        out = []
+        for a in sorted(self.alerts.alerts.values(), key=lambda a: (a.name, a.fingerprint)):
+            state: str = "firing" if a.fingerprint in firing else a.status
+            if a.fingerprint in expired:
+                state = "expired"
+            out.append(
+                {
+                    "fingerprint": a.fingerprint,
+                    "alertname": a.name,
+                    "labels": dict(a.labels),
+                    "state": state,
+                    "startsAt": a.starts_at,
+                    "receivedAt": a.received_at,
+                    "expiresAt": a.received_at + self.alert_ttl if a.status == "firing" else None,
+                }
+            )
+        return out
+
 
 def decision_view(d: Decision) -> dict[str, Any]:
     out = d.to_dict()

@@ -205,6 +205,11 @@ async def test_real_alertmanager_payloads_update_policy_alert_conditions(
         assert await alert_holds() is True
         await post("api-group-last-resolved.json")
         assert await alert_holds() is False
+        alerts = (await r.get("/api/v1/alerts"))["alerts"]
+        assert {(a["labels"]["node"], a["state"]) for a in alerts} == {
+            ("es-data-0", "resolved"),
+            ("es-data-1", "resolved"),
+        }
         async with r.session.post(
             r.url + "/webhook/alertmanager",
             data=b"{}",

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 from elasticsearch import ApiError, AsyncElasticsearch, ConnectionError, ConnectionTimeout
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
 from autoscaler.sim.datasets import parse_indices_spec
@@ -29,22 +29,6 @@ async def running(tmp_path: Path) -> AsyncIterator[RunningTwin]:
         kubeconfig_dir=tmp_path,
     ) as twin:
         yield twin
-
-
-@pytest.fixture
-async def k8s(running: RunningTwin) -> AsyncIterator[client.ApiClient]:
-    cfg = client.Configuration()
-    await config.load_kube_config(
-        config_file=str(running.kubeconfig_path), client_configuration=cfg
-    )
-    async with client.ApiClient(cfg) as api:
-        yield api
-
-
-@pytest.fixture
-async def es(running: RunningTwin) -> AsyncIterator[AsyncElasticsearch]:
-    async with AsyncElasticsearch(running.es_url, max_retries=0) as es_client:
-        yield es_client
 
 
 async def sim(running: RunningTwin, method: str, path: str, body: Any = None) -> Any:

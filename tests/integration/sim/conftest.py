@@ -1,0 +1,28 @@
+"""Client fixtures for twin tests. Each test module defines its own ``running`` twin (the data
+set differs per module); these build the real clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from elasticsearch import AsyncElasticsearch
+from kubernetes_asyncio import client, config
+
+from autoscaler.sim.server import RunningTwin
+
+
+@pytest.fixture
+async def k8s(running: RunningTwin) -> AsyncIterator[client.ApiClient]:
+    cfg = client.Configuration()
+    await config.load_kube_config(
+        config_file=str(running.kubeconfig_path), client_configuration=cfg
+    )
+    async with client.ApiClient(cfg) as api:
+        yield api
+
+
+@pytest.fixture
+async def es(running: RunningTwin) -> AsyncIterator[AsyncElasticsearch]:
+    async with AsyncElasticsearch(running.es_url, max_retries=0) as es_client:
+        yield es_client
