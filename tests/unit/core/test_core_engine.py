@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from autoscaler.core.alerts import AlertBook
-from autoscaler.core.engine import Decision, Reason, TargetState, conditions_by_metric, decide
+from autoscaler.core.engine import Decision, Reason, TargetState, decide
 from autoscaler.core.observations import Observations
 from autoscaler.core.policy import Policy
 
@@ -420,8 +420,11 @@ def test_decision_to_dict_is_the_api_shape(make_policy, hot) -> None:
     assert d.reason_codes == ("sustained",)
 
 
-def test_conditions_by_metric_lists_every_leaf(make_policy, hot) -> None:
-    leaves = conditions_by_metric(run(make_policy(), hot, now=299))
+def test_decision_reports_every_leaf_of_both_directions(make_policy, hot) -> None:
+    d = run(make_policy(), hot, now=299)
+    assert d.up is not None
+    assert d.down is not None
+    leaves = {leaf.condition: leaf for leaf in (*d.up.leaves, *d.down.leaves)}
     assert set(leaves) == {UP, DOWN}
     assert (leaves[UP].elapsed, leaves[UP].needed, leaves[UP].value) == (299, 300, 85)
     assert leaves[DOWN].metric == "cpu.max"
