@@ -24,14 +24,18 @@ def parse_duration(text: str) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """The shortest readable form: ``300`` → ``5m``, ``5400`` → ``1h30m``, ``12.5`` → ``12.5s``."""
+    """The shortest readable form: ``300`` → ``5m``, ``5400`` → ``1h30m``, ``12.53`` → ``12.5s``.
+
+    Fractions are kept to a tenth of a second under a minute and dropped above it."""
     if seconds < 0:
         return "-" + format_duration(-seconds)
     if seconds == 0:
         return "0s"
     whole = int(seconds)
     if whole != seconds:
-        return f"{seconds:g}s" if seconds < 60 else format_duration(float(round(seconds)))
+        if seconds < 59.95:
+            return f"{round(seconds, 1):g}s"
+        return format_duration(float(round(seconds)))
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if whole >= size:

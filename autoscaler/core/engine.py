@@ -214,7 +214,7 @@ def _failing(report: ConditionReport | None, direction: Direction) -> list[Reaso
         if leaf.stale:
             out.append(Reason("stale_data", direction, leaf.condition, detail="no fresh sample"))
         else:
-            value = f"now {leaf.value:g}" if leaf.value is not None else None
+            value = f"now {leaf.value:.4g}" if leaf.value is not None else None
             out.append(
                 Reason(
                     "not_sustained",
