@@ -518,9 +518,12 @@ def test_bad_duration_is_rejected_with_hint(text: str) -> None:
         (90061, "1d1h1m1s"),
         (-60, "-1m"),
         (299.999, "5m"),
+        (0.00334, "0s"),
+        (10.015, "10s"),
+        (59.96, "1m"),
     ],
 )
-def test_format_duration(seconds: float, text: str) -> None:
+def test_format_duration_is_short_and_rounds_fractions_to_a_tenth(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
 
 
