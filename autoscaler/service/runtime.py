@@ -186,6 +186,8 @@ class Runtime:
 
     def evaluate_all(self, names: Iterable[str] | None = None) -> list[Decision]:
         now = self.clock()
+        # alerts also stop firing by expiring, without any webhook: keep the gauge honest
+        self.metrics.active_alerts.set(len(self.alerts.firing(now=now, ttl=self.alert_ttl)))
         out = []
         for name in list(names if names is not None else self.policies):
             d = self.evaluate(name, now=now)

@@ -1,5 +1,5 @@
-"""Fixtures for service tests (helpers live in ``_service_kit``)."""
+"""Fixtures for service tests (helpers live in ``tests/support/service_kit.py``)."""
 
-from _service_kit import twin
+from service_kit import twin
 
 __all__ = ["twin"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _service_kit import TOKEN, Running, policy_yaml, start_service
+from service_kit import TOKEN, Running, policy_yaml, start_service
 
 from autoscaler.sim.server import RunningTwin
 

@@ -523,7 +523,9 @@ def test_bad_duration_is_rejected_with_hint(text: str) -> None:
         (59.96, "1m"),
     ],
 )
-def test_format_duration_is_short_and_rounds_fractions_to_a_tenth(seconds: float, text: str) -> None:
+def test_format_duration_is_short_and_rounds_fractions_to_a_tenth(
+    seconds: float, text: str
+) -> None:
     assert format_duration(seconds) == text
 
 
