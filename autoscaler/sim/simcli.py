@@ -78,11 +78,31 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         help="simulated seconds from pod creation to Ready (default 30)",
     )
     parser.add_argument(
+        "--workload",
+        default="0,0",
+        metavar="SEARCH,INDEX",
+        help="initial workload: searches/s and documents indexed/s over the tier "
+        "(default 0,0; change it live with PUT /_sim/workload)",
+    )
+    parser.add_argument(
         "--kubeconfig-dir",
         type=Path,
         default=None,
         help="where to write the kubeconfig (default: a temporary directory)",
     )
+
+
+def _workload(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        search, index = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ValueError(f"--workload must be SEARCH,INDEX (two numbers), got {text!r}") from None
+    if search < 0 or index < 0:
+        raise ValueError("--workload values must be >= 0")
+    return search, index
 
 
 def add_sim_parser(subparsers: Any) -> None:
@@ -111,6 +131,7 @@ async def run_sim_command(args: argparse.Namespace) -> int:
         indices = parse_indices_spec(args.indices) if args.indices else None
         roles = tuple(r.strip() for r in str(args.roles).split(",") if r.strip())
         split_statefulset(args.statefulset)
+        search, index = _workload(args.workload)
         if args.nodes < 0:
             raise ValueError("--nodes must be >= 0")
     except ValueError as exc:
@@ -138,6 +159,7 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             pod_ready_delay=args.pod_ready_delay,
             kubeconfig_dir=args.kubeconfig_dir,
         ) as running:
+            running.twin.cluster.set_workload(search_per_s=search, index_per_s=index)
             line = {
                 "elasticsearch": running.es_url,
                 "kubernetes": running.k8s_url,

@@ -15,11 +15,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-def start(tmp_path: Path) -> subprocess.Popen[str]:
+def start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable, "-m", "autoscaler.sim", "--virtual", "--nodes", "2",
-            "--indices", "logs:2x1:1gb", "--kubeconfig-dir", str(tmp_path),
+            "--indices", "logs:2x1:1gb", "--kubeconfig-dir", str(tmp_path), *extra,
         ],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
@@ -75,3 +75,31 @@ def test_sim_with_bad_indices_spec_exits_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "index spec" in result.stderr
+
+
+def test_sim_workload_flag_sets_the_initial_workload(tmp_path: Path) -> None:
+    proc = start(tmp_path, "--workload", "150,2500")
+    try:
+        endpoints = json.loads(first_line(proc))
+        with urllib.request.urlopen(f"{endpoints['elasticsearch']}/_sim/state", timeout=10) as r:
+            state = json.load(r)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert state["elasticsearch"]["workload"] == {"search_per_s": 150.0, "index_per_s": 2500.0}
+
+
+def test_sim_with_a_malformed_workload_exits_2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "autoscaler.sim", "--virtual", "--workload", "lots"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--workload must be SEARCH,INDEX" in result.stderr
