@@ -220,7 +220,10 @@ def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="a firing alert not re-sent for this long expires [ESAS_ALERT_TTL_SECONDS, default 12h]",
     )
     s.add_argument(
-        "--state-dir", metavar="DIR", help="state directory [ESAS_STATE_DIR, default state]"
+        "--state-dir",
+        metavar="DIR",
+        help="state directory [ESAS_STATE_DIR, default state]; reserved: nothing is "
+        "persisted until scaling operations exist",
     )
     s.add_argument(
         "--kubeconfig",
