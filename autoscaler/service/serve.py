@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -163,7 +164,7 @@ class Service:
                 interval=interval,
                 clock=self.clock,
                 metrics=self.metrics,
-                on_result=self._on_poll,
+                on_result=functools.partial(self._on_poll, key),
             )
             group = _ClusterGroup(poller, client)
             group.task = asyncio.create_task(poller.run(group.stop), name=f"poller:{name}")
@@ -179,11 +180,12 @@ class Service:
         with contextlib.suppress(Exception):
             await group.client.close()
 
-    async def _on_poll(self, result: PollResult) -> None:
-        for group in self._groups.values():
-            if group.poller.name == result.cluster:
-                group.polled_once = True
-        names = [s.policy_name for s in self._subscribers_of(result.cluster)]
+    async def _on_poll(self, key: tuple[object, ...], result: PollResult) -> None:
+        group = self._groups.get(key)
+        if group is None:
+            return  # the policies changed while this poll ran
+        group.polled_once = True
+        names = [s.policy_name for s in group.poller.subscribers]
         for name in names:
             tier = result.tiers.get(name)
             if result.ok and tier is not None:
@@ -195,12 +197,6 @@ class Service:
                 self.runtime.record_poll(name, at=result.at, ok=False, row=None, error=error)
         await self._refresh_replicas(names, result)
         self.runtime.evaluate_all(names)
-
-    def _subscribers_of(self, cluster: str) -> list[TierSubscription]:
-        for group in self._groups.values():
-            if group.poller.name == cluster:
-                return group.poller.subscribers
-        return []
 
     # -- replicas -----------------------------------------------------------------------------
 
