@@ -126,7 +126,10 @@ class WebhookAuth:
             basic.append((basic_user, password))
         if tokens or basic:
             if insecure_no_auth:
-                log.warning("insecure_no_auth is ignored: webhook credentials are configured")
+                log.warning(
+                    "insecure_no_auth_ignored",
+                    extra={"fields": {"detail": "webhook credentials are configured"}},
+                )
             return cls(tokens=tokens, basic=basic)
         if not insecure_no_auth:
             raise AuthConfigError(
@@ -329,14 +332,18 @@ def webhook_handler(
 
     def reject(r: _Reject, request: web.Request) -> web.Response:
         log.info(
-            "webhook rejected: %d %s (%s) from %s",
-            r.status,
-            r.reason,
-            r.error if r.reason != "auth" else "bad or missing credentials",
-            request.remote,
+            "webhook_rejected",
+            extra={
+                "fields": {
+                    "status": r.status,
+                    "reason": r.reason,
+                    "error": r.error if r.reason != "auth" else "bad or missing credentials",
+                    "remote": request.remote,
+                }
+            },
         )
         if r.problems:
-            log.debug("webhook problems: %s", r.problems)
+            log.debug("webhook_problems", extra={"fields": {"problems": _bounded(r.problems)}})
         resp = respond(r.status, r.reason, {"error": r.error, "problems": _bounded(r.problems)})
         for k, v in r.headers.items():
             resp.headers[k] = v
@@ -368,25 +375,34 @@ def webhook_handler(
             except _Reject:
                 raise
             except Exception as e:  # never a 500 for something a client sent
-                log.debug("webhook parse failed unexpectedly: %s", type(e).__name__)
+                log.debug("webhook_parse_failed", extra={"fields": {"error": type(e).__name__}})
                 raise _Reject(400, "schema", "payload could not be parsed") from None
         except _Reject as r:
             return reject(r, request)
 
         if payload.truncatedAlerts:
             log.warning(
-                "Alertmanager truncated %d alerts of group %s (max_alerts in its config)",
-                payload.truncatedAlerts,
-                payload.groupKey,
+                "webhook_alerts_truncated",
+                extra={
+                    "fields": {
+                        "truncated": payload.truncatedAlerts,
+                        "group": payload.groupKey,
+                        "hint": "Alertmanager dropped alerts (max_alerts in its webhook config)",
+                    }
+                },
             )
         try:
             await on_payload(payload)
         except Exception:
             log.exception(
-                "webhook accepted but not applied (answering 503 so Alertmanager retries): "
-                "group %s, %d alerts",
-                payload.groupKey,
-                len(payload.alerts),
+                "webhook_not_applied",
+                extra={
+                    "fields": {
+                        "group": payload.groupKey,
+                        "alerts": len(payload.alerts),
+                        "answer": "503, Alertmanager retries",
+                    }
+                },
             )
             resp = respond(
                 503,
@@ -396,10 +412,14 @@ def webhook_handler(
             resp.headers[hdrs.RETRY_AFTER] = "1"
             return resp
         log.debug(
-            "webhook applied: group %s, status %s, %d alerts",
-            payload.groupKey,
-            payload.status,
-            len(payload.alerts),
+            "webhook_applied",
+            extra={
+                "fields": {
+                    "group": payload.groupKey,
+                    "status": payload.status,
+                    "alerts": len(payload.alerts),
+                }
+            },
         )
         return respond(200, "ok", {"status": "ok", "alerts": len(payload.alerts)})
 
