@@ -109,6 +109,9 @@ class TargetState:
     operation_in_progress: bool = False
     last_confirmed_at: float | None = None
     """When the last operation of either direction was confirmed (cooldowns and windows)."""
+    observed_nodes: int | None = None
+    """Tier nodes that answered the last poll; fewer than ``replicas`` blocks a scale-down
+    (a node we cannot see may hold the only copy of a shard)."""
 
 
 @dataclass(frozen=True)
@@ -315,6 +318,16 @@ def decide(
             target = bounds.clamp(current - rule.step.size(current))
         else:
             return hold(*_failing(up, "up"), *_failing(down, "down"))
+
+    if direction == "down" and state.observed_nodes is not None and state.observed_nodes < current:
+        return hold(
+            *reasons,
+            Reason(
+                "unsafe",
+                "down",
+                detail=f"only {state.observed_nodes} of {current} nodes observed",
+            ),
+        )
 
     if rule is not None:
         remaining = _cooldown(rule, state, now)

@@ -50,7 +50,10 @@ class PolicyRuntime:
         return self.loaded.policy
 
     def state(self) -> TargetState:
-        return TargetState(self.replicas, self.operation_in_progress, self.last_confirmed_at)
+        observed = len(self.tier_nodes) if self.last_poll_ok else None
+        return TargetState(
+            self.replicas, self.operation_in_progress, self.last_confirmed_at, observed
+        )
 
 
 def effective(policy: Policy) -> Policy:

@@ -227,3 +227,49 @@ async def test_real_alertmanager_payloads_update_policy_alert_conditions(
     finally:
         await r.session.close()
         await r.service.stop()
+
+
+async def test_scale_down_is_held_as_unsafe_while_a_tier_node_is_missing(
+    tmp_path: Path, twin: RunningTwin
+) -> None:
+    r = await _running(
+        tmp_path,
+        twin,
+        {
+            "p.yaml": policy_yaml(
+                name="shrink",
+                es_url=twin.es_url,
+                when_up="{metric: cpu, aggregate: avg, above: 101}",
+                when_down="{metric: cpu, aggregate: max, below: 101, for: 1s}",
+                bounds=(1, 6),
+            )
+        },
+    )
+    try:
+
+        async def last_codes() -> list[str]:
+            d = (await r.get("/api/v1/policies/shrink"))["lastDecision"]
+            return [x["code"] for x in d["reasons"]] if d else []
+
+        async def would_shrink() -> bool:
+            d = (await r.get("/api/v1/policies/shrink"))["lastDecision"]
+            return bool(d) and d["action"] == "scale_down" and (d["from"], d["to"]) == (3, 2)
+
+        await r.wait_for(would_shrink, what="a scale_down 3→2 decision")
+        async with r.session.post(
+            f"{twin.es_url}/_sim/faults",
+            json={"type": "node_crash", "node": "es-data-1", "restart": False},
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+
+        async def unsafe() -> bool:
+            return "unsafe" in await last_codes()
+
+        await r.wait_for(unsafe, what="unsafe while es-data-1 is missing")
+        view = await r.get("/api/v1/policies/shrink")
+        assert view["lastDecision"]["action"] == "none"
+        assert view["replicas"]["current"] == 3
+        assert "only 2 of 3 nodes observed" in " ".join(view["lastDecision"]["reasonText"])
+    finally:
+        await r.session.close()
+        await r.service.stop()

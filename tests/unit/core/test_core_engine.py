@@ -85,6 +85,23 @@ def test_scale_down_when_sustained(make_policy, idle) -> None:
     assert not run(make_policy(), idle, now=599, replicas=4).act
 
 
+@pytest.mark.parametrize(("observed", "acts"), [(3, False), (4, True), (None, True)])
+def test_scale_down_is_unsafe_when_not_all_nodes_are_observed(
+    make_policy, idle, observed: int | None, acts: bool
+) -> None:
+    state = TargetState(4, False, None, observed)
+    d = decide(make_policy(), idle, NO_ALERTS, state, 600)
+    assert (d.action != "none") is acts
+    if not acts:
+        assert d.reasons[-1] == Reason("unsafe", "down", detail="only 3 of 4 nodes observed")
+        assert str(d.reasons[-1]) == "unsafe(down; only 3 of 4 nodes observed)"
+
+
+def test_scale_up_does_not_need_every_node_observed(make_policy, hot) -> None:
+    d = decide(make_policy(), hot, NO_ALERTS, TargetState(3, False, None, 2), 300)
+    assert (d.action, d.to_replicas) == ("scale_up", 4)
+
+
 def test_all_of_needs_every_child_and_reports_the_conjunction(make_policy, make_obs) -> None:
     when = {
         "all": [
