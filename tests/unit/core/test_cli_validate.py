@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
 
 from autoscaler.cli import main
 
@@ -154,80 +155,24 @@ def test_committed_schema_equals_validate_schema_output(capsys) -> None:
     assert (POLICIES / "policy.schema.json").read_text(encoding="utf-8") == out
 
 
-class SchemaError(AssertionError):
-    pass
+def check(schema: dict[str, Any], value: Any, root: dict[str, Any]) -> None:
+    """Validate ``value`` against ``schema`` (whose ``$ref``s point into ``root``) with the
+    real jsonschema library, as an editor's yaml-language-server would."""
+    resolved = schema if schema is root else {**schema, "$defs": root["$defs"]}
+    Draft202012Validator(resolved).validate(value)
 
 
-def check(schema: dict[str, Any], value: Any, root: dict[str, Any], path: str = "$") -> None:
-    """A small JSON Schema (2020-12) checker for exactly the keywords pydantic emits here.
+def all_messages(schema: dict[str, Any], value: Any) -> str:
+    """Every error message, including those inside anyOf/oneOf branches."""
 
-    Not a general validator: unknown keywords fail loudly so a schema change cannot slip by.
-    """
-    known = {
-        "$ref", "$defs", "$schema", "title", "description", "default", "type", "properties",
-        "required", "additionalProperties", "items", "minItems", "anyOf", "oneOf", "enum",
-        "pattern", "minLength", "minimum", "maximum", "exclusiveMinimum",
-    }  # fmt: skip
-    unknown = set(schema) - known
-    if unknown:
-        raise AssertionError(f"checker does not know {sorted(unknown)} at {path}")
-    if "$ref" in schema:
-        name = schema["$ref"].removeprefix("#/$defs/")
-        check(root["$defs"][name], value, root, path)
-    types = {
-        "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
-        "integer": int, "number": (int, float),
-    }  # fmt: skip
-    if "type" in schema:
-        want = schema["type"]
-        ok = isinstance(value, types[want]) and not (
-            want in {"integer", "number"} and isinstance(value, bool)
-        )
-        if not ok:
-            raise SchemaError(f"{path}: {value!r} is not {want}")
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            passed, why = 0, []
-            for sub in schema[key]:
-                try:
-                    check(sub, value, root, path)
-                    passed += 1
-                except SchemaError as e:
-                    why.append(str(e))
-            if passed == 0 or (key == "oneOf" and passed > 1):
-                raise SchemaError(f"{path}: matches {passed} of {key} ({'; '.join(why)})")
-    if "enum" in schema and value not in schema["enum"]:
-        raise SchemaError(f"{path}: {value!r} not in {schema['enum']}")
-    if isinstance(value, str):
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            raise SchemaError(f"{path}: {value!r} does not match {schema['pattern']}")
-        if len(value) < schema.get("minLength", 0):
-            raise SchemaError(f"{path}: too short")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            raise SchemaError(f"{path}: {value} < {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            raise SchemaError(f"{path}: {value} > {schema['maximum']}")
-        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            raise SchemaError(f"{path}: {value} <= {schema['exclusiveMinimum']}")
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            raise SchemaError(f"{path}: fewer than {schema['minItems']} items")
-        for i, item in enumerate(value):
-            if "items" in schema:
-                check(schema["items"], item, root, f"{path}[{i}]")
-    if isinstance(value, dict):
-        props = schema.get("properties", {})
-        for name in schema.get("required", []):
-            if name not in value:
-                raise SchemaError(f"{path}: {name} is required")
-        for name, item in value.items():
-            if name in props:
-                check(props[name], item, root, f"{path}.{name}")
-            elif schema.get("additionalProperties") is False:
-                raise SchemaError(f"{path}: {name} is not allowed")
-            elif isinstance(schema.get("additionalProperties"), dict):
-                check(schema["additionalProperties"], item, root, f"{path}.{name}")
+    def walk(errors: Any) -> list[str]:
+        out = []
+        for e in errors:
+            out.append(e.message)
+            out.extend(walk(e.context))
+        return out
+
+    return "\n".join(walk(Draft202012Validator(schema).iter_errors(value)))
 
 
 def test_schema_is_a_2020_12_json_schema_with_resolvable_refs(capsys) -> None:
@@ -262,9 +207,9 @@ def test_shipped_policies_satisfy_the_schema(capsys, path: Path) -> None:
 @pytest.mark.parametrize(
     ("patch", "problem"),
     [
-        ({"colour": "red"}, "colour is not allowed"),
-        ({"mode": "on"}, "not in"),
-        ({"replicas": {"min": 0, "max": 3}}, "0 < 1"),
+        ({"colour": "red"}, "('colour' was unexpected)"),
+        ({"mode": "on"}, "'on' is not one of"),
+        ({"replicas": {"min": 0, "max": 3}}, "0 is less than the minimum of 1"),
         (
             {
                 "scaleUp": {
@@ -272,7 +217,7 @@ def test_shipped_policies_satisfy_the_schema(capsys, path: Path) -> None:
                     "cooldown": "5",
                 }
             },
-            "does not match",
+            "'5' does not match",
         ),
         (
             {
@@ -281,7 +226,7 @@ def test_shipped_policies_satisfy_the_schema(capsys, path: Path) -> None:
                     "cooldown": "5m",
                 }
             },
-            "'ram' not in",
+            "'ram' is not one of",
         ),
     ],
 )
@@ -293,8 +238,7 @@ def test_schema_rejects_what_validate_rejects(capsys, patch: dict[str, Any], pro
         "scaleUp": {"when": {"alert": "A"}, "cooldown": "1m"},
     }
     check(schema, doc, schema)
-    with pytest.raises(SchemaError, match=problem):
-        check(schema, doc | patch, schema)
+    assert problem in all_messages(schema, doc | patch)
 
 
 def test_schema_defaults_are_spelled_as_in_a_file(capsys) -> None:
@@ -302,10 +246,10 @@ def test_schema_defaults_are_spelled_as_in_a_file(capsys) -> None:
     schema = schema_from_cli(capsys)
     seen = 0
     for definition in [schema, *schema["$defs"].values()]:
-        for name, prop in definition.get("properties", {}).items():
+        for prop in definition.get("properties", {}).values():
             if "default" in prop:
                 sub = {k: v for k, v in prop.items() if k != "default"}
-                check(sub, prop["default"], schema, name)
+                check(sub, prop["default"], schema)
                 seen += 1
     assert seen > 10
     rule = schema["$defs"]["ScaleRule"]["properties"]
