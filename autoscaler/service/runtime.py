@@ -56,6 +56,10 @@ class PolicyRuntime:
         )
 
 
+def _same_tier(a: Policy, b: Policy) -> bool:
+    return a.elasticsearch == b.elasticsearch and a.nodes == b.nodes and a.target == b.target
+
+
 def effective(policy: Policy) -> Policy:
     """The policy as this service version runs it: acting is not wired yet, so dry-run."""
     if policy.mode == "active":
@@ -85,10 +89,12 @@ class Runtime:
         new: dict[str, PolicyRuntime] = {}
         for lp in loaded:
             old = self.policies.get(lp.policy.name)
-            if old is not None:
+            if old is not None and _same_tier(old.policy, lp.policy):
                 old.loaded = lp
                 new[lp.policy.name] = old
             else:
+                # a new policy, or one now watching another cluster or tier: samples kept
+                # from before would describe something else
                 new[lp.policy.name] = PolicyRuntime(lp)
         for gone in set(self.policies) - set(new):
             self._forget_metrics(gone)
