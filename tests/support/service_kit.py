@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -110,3 +111,17 @@ async def start_service(
     assert result.ok, result.errors
     host, port = await service.start()
     return service, f"http://{host}:{port}"
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    tmp_path: Path, twin: RunningTwin, policies: dict[str, str], **overrides: Any
+) -> AsyncIterator[Running]:
+    """A started Service plus an HTTP session to it; both closed on exit."""
+    service, url = await start_service(tmp_path, twin, policies, **overrides)
+    session = aiohttp.ClientSession()
+    try:
+        yield Running(service, url, twin, session, tmp_path / "policies")
+    finally:
+        await session.close()
+        await service.stop()

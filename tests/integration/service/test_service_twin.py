@@ -11,17 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from service_kit import TOKEN, Running, policy_yaml, start_service
+from service_kit import TOKEN, policy_yaml, serving
 
 from autoscaler.sim.server import RunningTwin
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "alertmanager"
-
-
-async def _running(tmp_path: Path, twin: RunningTwin, policies: dict[str, str]) -> Running:
-    service, url = await start_service(tmp_path, twin, policies)
-    session = aiohttp.ClientSession()
-    return Running(service, url, twin, session, tmp_path / "policies")
 
 
 async def _set_load(twin: RunningTwin, *, search: float, index: float) -> None:
@@ -44,7 +38,7 @@ async def _twin_node_stats(twin: RunningTwin) -> dict[str, Any]:
 async def test_policy_status_shows_live_cpu_aggregate_of_the_twin_tier(
     tmp_path: Path, twin: RunningTwin
 ) -> None:
-    r = await _running(
+    async with serving(
         tmp_path,
         twin,
         {
@@ -54,8 +48,7 @@ async def test_policy_status_shows_live_cpu_aggregate_of_the_twin_tier(
                 when_up="{metric: cpu, aggregate: max, above: 101, for: 2s}",
             )
         },
-    )
-    try:
+    ) as r:
 
         async def polled() -> Any:
             view = await r.get("/api/v1/policies/data")
@@ -74,16 +67,13 @@ async def test_policy_status_shows_live_cpu_aggregate_of_the_twin_tier(
         assert len(cpus) == 3
         ready = await r.session.get(r.url + "/readyz")
         assert ready.status == 200
-    finally:
-        await r.session.close()
-        await r.service.stop()
 
 
 async def test_sustained_cpu_in_the_twin_records_a_scale_up_decision_without_acting(
     tmp_path: Path, twin: RunningTwin
 ) -> None:
     await _set_load(twin, search=5000, index=5000)
-    r = await _running(
+    async with serving(
         tmp_path,
         twin,
         {
@@ -93,8 +83,7 @@ async def test_sustained_cpu_in_the_twin_records_a_scale_up_decision_without_act
                 when_up="{metric: cpu, aggregate: avg, above: 50, for: 2s}",
             )
         },
-    )
-    try:
+    ) as r:
 
         async def scale_up() -> Any:
             body = await r.get("/api/v1/decisions?policy=hot")
@@ -110,15 +99,12 @@ async def test_sustained_cpu_in_the_twin_records_a_scale_up_decision_without_act
         state = await (await r.session.get(f"{twin.es_url}/_sim/state")).json()
         sts = json.dumps(state)
         assert "es-data-3" not in sts
-    finally:
-        await r.session.close()
-        await r.service.stop()
 
 
 async def test_es_down_makes_policy_stale_within_three_polls_and_recovers(
     tmp_path: Path, twin: RunningTwin
 ) -> None:
-    r = await _running(
+    async with serving(
         tmp_path,
         twin,
         {
@@ -128,8 +114,7 @@ async def test_es_down_makes_policy_stale_within_three_polls_and_recovers(
                 when_up="{metric: cpu, aggregate: avg, above: 101, for: 1s}",
             )
         },
-    )
-    try:
+    ) as r:
 
         async def codes() -> list[str]:
             view = await r.get("/api/v1/policies/data")
@@ -160,15 +145,13 @@ async def test_es_down_makes_policy_stale_within_three_polls_and_recovers(
         async with r.session.delete(f"{twin.es_url}/_sim/faults") as resp:
             assert resp.status == 200
         await r.wait_for(fresh, deadline_s=15, what="recovery after ES returns")
-    finally:
-        await r.session.close()
-        await r.service.stop()
 
 
 async def test_real_alertmanager_payloads_update_policy_alert_conditions(
     tmp_path: Path, twin: RunningTwin
 ) -> None:
-    r = await _running(
+    headers = json.loads((FIXTURES / "webhook-headers.json").read_text())
+    async with serving(
         tmp_path,
         twin,
         {
@@ -178,9 +161,7 @@ async def test_real_alertmanager_payloads_update_policy_alert_conditions(
                 when_up="{alert: EsHighCpu, labels: {cluster: staging-es}}",
             )
         },
-    )
-    headers = json.loads((FIXTURES / "webhook-headers.json").read_text())
-    try:
+    ) as r:
 
         async def post(name: str) -> None:
             body = (FIXTURES / name).read_bytes()
@@ -224,15 +205,12 @@ async def test_real_alertmanager_payloads_update_policy_alert_conditions(
             assert resp.status == 401
         # the service still serves
         assert (await r.get("/healthz"))["status"] == "alive"
-    finally:
-        await r.session.close()
-        await r.service.stop()
 
 
 async def test_scale_down_is_held_as_unsafe_while_a_tier_node_is_missing(
     tmp_path: Path, twin: RunningTwin
 ) -> None:
-    r = await _running(
+    async with serving(
         tmp_path,
         twin,
         {
@@ -244,8 +222,7 @@ async def test_scale_down_is_held_as_unsafe_while_a_tier_node_is_missing(
                 bounds=(1, 6),
             )
         },
-    )
-    try:
+    ) as r:
 
         async def last_codes() -> list[str]:
             d = (await r.get("/api/v1/policies/shrink"))["lastDecision"]
@@ -270,6 +247,3 @@ async def test_scale_down_is_held_as_unsafe_while_a_tier_node_is_missing(
         assert view["lastDecision"]["action"] == "none"
         assert view["replicas"]["current"] == 3
         assert "only 2 of 3 nodes observed" in " ".join(view["lastDecision"]["reasonText"])
-    finally:
-        await r.session.close()
-        await r.service.stop()
