@@ -26,16 +26,7 @@ async def _set_load(twin: RunningTwin, *, search: float, index: float) -> None:
         assert r.status == 200, await r.text()
 
 
-async def _twin_node_stats(twin: RunningTwin) -> dict[str, Any]:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.get(f"{twin.es_url}/_nodes/stats/os,jvm") as r,
-    ):
-        body: dict[str, Any] = await r.json()
-        return body
-
-
-async def test_policy_status_shows_live_cpu_aggregate_of_the_twin_tier(
+async def test_policy_status_shows_the_tier_k8s_replicas_and_a_live_cpu_value(
     tmp_path: Path, twin: RunningTwin
 ) -> None:
     async with serving(
@@ -60,11 +51,10 @@ async def test_policy_status_shows_live_cpu_aggregate_of_the_twin_tier(
         view = await r.wait_for(polled, what="a successful poll")
         assert view["replicas"]["current"] == 3  # read from the twin's StatefulSet via k8s
         assert sorted(view["tierNodes"]) == ["es-data-0", "es-data-1", "es-data-2"]
-        stats = await _twin_node_stats(twin)
-        cpus = [n["os"]["cpu"]["percent"] for n in stats["nodes"].values()]
-        # the twin's load changes with time; the service's value is a max of a recent poll
+        # equality with values computed from the twin's own stats is proven at the poller
+        # (tests/integration/signals/test_poller_twin.py, on a virtual clock); here: it flows
         assert 0 <= view["conditions"][0]["value"] <= 100
-        assert len(cpus) == 3
+        assert view["lastPoll"]["ok"] is True
         ready = await r.session.get(r.url + "/readyz")
         assert ready.status == 200
 
