@@ -201,7 +201,7 @@ def run(
     it runs no decision is taken. Node-hours integrate the replica count over the CSV's span.
     """
     poll = settings.poll_interval or median_spacing(table.times)
-    staleness = policy.elasticsearch.staleAfter or 3 * poll
+    staleness = policy.elasticsearch.staleness_for(poll)
     replicas = settings.replicas if settings.replicas is not None else policy.replicas.min
     result = Result(
         poll_interval=poll, staleness=staleness, start=table.times[0], end=table.times[-1]

@@ -131,9 +131,6 @@ class AlertState:
     starts_at: float
     received_at: float
 
-    def matches(self, name: str, labels: Mapping[str, str]) -> bool:
-        return self.name == name and all(self.labels.get(k) == v for k, v in labels.items())
-
 
 @dataclass(frozen=True)
 class AlertBook:

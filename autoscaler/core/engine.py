@@ -177,7 +177,7 @@ def _leaf(c: MetricCondition | AlertCondition, ctx: _Ctx) -> LeafReport:
     best = 0.0
     holds = False
     for a in ctx.alerts.firing(now=ctx.now, ttl=ctx.alert_ttl):
-        if not a.matches(c.alert, c.labels):
+        if not c.matches(a.labels):
             continue
         start = a.starts_at if ctx.not_before is None else max(a.starts_at, ctx.not_before)
         elapsed = max(0.0, ctx.now - start)
@@ -231,10 +231,11 @@ def _failing(report: ConditionReport | None, direction: Direction) -> list[Reaso
     return out
 
 
-def _cooldown(rule: ScaleRule, state: TargetState, now: float) -> float:
-    if state.last_confirmed_at is None:
+def cooldown_remaining(rule: ScaleRule, *, last_confirmed_at: float | None, now: float) -> float:
+    """Seconds until ``rule`` may act again, measured from the last confirmation (DESIGN §5)."""
+    if last_confirmed_at is None:
         return 0.0
-    return max(0.0, state.last_confirmed_at + rule.cooldown - now)
+    return max(0.0, last_confirmed_at + rule.cooldown - now)
 
 
 def decide(
@@ -330,7 +331,7 @@ def decide(
         )
 
     if rule is not None:
-        remaining = _cooldown(rule, state, now)
+        remaining = cooldown_remaining(rule, last_confirmed_at=state.last_confirmed_at, now=now)
         if remaining > 0:
             return hold(*reasons, Reason("cooldown", direction, remaining=remaining))
     action: Action = "scale_up" if direction == "up" else "scale_down"

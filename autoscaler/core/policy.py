@@ -200,6 +200,12 @@ class AlertCondition(_Model):
     labels: dict[str, str] = Field(default_factory=dict)
     for_: Duration | None = Field(default=None, alias="for")
 
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """True for an alert with this ``alertname`` whose labels include ``self.labels``."""
+        return labels.get("alertname") == self.alert and all(
+            labels.get(k) == v for k, v in self.labels.items()
+        )
+
     def describe(self) -> str:
         labels = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
         text = f"alert {self.alert}" + (f"{{{labels}}}" if labels else "")
@@ -336,7 +342,11 @@ class ElasticsearchConnection(_Model):
     @property
     def staleness_limit(self) -> float:
         """How old the newest sample may be before data counts as stale (3 × poll by default)."""
-        return self.staleAfter if self.staleAfter is not None else 3 * self.pollInterval
+        return self.staleness_for(self.pollInterval)
+
+    def staleness_for(self, poll_interval: float) -> float:
+        """The staleness limit when samples arrive every ``poll_interval`` seconds."""
+        return self.staleAfter if self.staleAfter is not None else 3 * poll_interval
 
 
 class NodeSelector(_Model):

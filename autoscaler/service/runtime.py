@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autoscaler.core.alerts import AlertBook, WebhookPayload
-from autoscaler.core.engine import Decision, TargetState, decide
+from autoscaler.core.engine import Decision, TargetState, cooldown_remaining, decide
 from autoscaler.core.observations import MetricKey, Observations
 from autoscaler.core.policy import (
     LoadedPolicy,
@@ -156,12 +156,7 @@ class Runtime:
         touched = []
         for name, rt in self.policies.items():
             conds = rt.policy.alert_conditions()
-            if any(
-                c.alert == a.labels.get("alertname")
-                and all(a.labels.get(k) == v for k, v in c.labels.items())
-                for c in conds
-                for a in payload.alerts
-            ):
+            if any(c.matches(a.labels) for c in conds for a in payload.alerts):
                 touched.append(name)
         return touched
 
@@ -264,10 +259,11 @@ class Runtime:
         cooldown = {}
         for direction in ("up", "down"):
             rule = p.scaleUp if direction == "up" else p.scaleDown
-            remaining = 0.0
-            if rule is not None and rt.last_confirmed_at is not None:
-                remaining = max(0.0, rt.last_confirmed_at + rule.cooldown - now)
-            cooldown[direction] = remaining
+            cooldown[direction] = (
+                cooldown_remaining(rule, last_confirmed_at=rt.last_confirmed_at, now=now)
+                if rule is not None
+                else 0.0
+            )
         staleness = p.elasticsearch.staleness_limit
         last_sample = rt.observations.polls[-1] if rt.observations.polls else None
         return {
