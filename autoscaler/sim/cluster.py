@@ -86,6 +86,15 @@ _UNLIMITED_BPS = float(2**50)
 # --------------------------------------------------------------------------- errors, formats
 
 
+def validation_failed(problems: Sequence[str]) -> EsError:
+    """ES's ``action_request_validation_exception``: ``Validation Failed: 1: a;2: b;``."""
+    return EsError(
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: " + "".join(f"{i + 1}: {m};" for i, m in enumerate(problems)),
+    )
+
+
 class EsError(Exception):
     """An Elasticsearch error response; ``es_api`` renders it with the real body shape."""
 
@@ -2259,11 +2268,7 @@ class Cluster:
         if t == "REPLACE" and not target_node_name:
             errors.append("target node name is required for REPLACE type shutdowns")
         if errors:
-            raise EsError(
-                400,
-                "action_request_validation_exception",
-                "Validation Failed: " + "".join(f"{i + 1}: {m};" for i, m in enumerate(errors)),
-            )
+            raise validation_failed(errors)
         rec: dict[str, Any] = {
             "node_id": node_id,
             "type": t,

@@ -20,7 +20,7 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ from autoscaler.sim.cluster import (
     iso_ms,
     parse_time_value,
     structured,
+    validation_failed,
 )
 from autoscaler.sim.filterpath import apply_filter_path
 from autoscaler.sim.loadmodel import ALL_METRICS, node_stats_doc
@@ -240,6 +241,18 @@ def _duration(request: web.Request, ms: float) -> str:
 
 
 # --------------------------------------------------------------------------- the API
+
+
+def _shard_counts(counts: Mapping[str, Any], vt: tuple[int, ...]) -> dict[str, Any]:
+    """The shard-state counters of a health body, in ES's key order, at any level;
+    ``unassigned_primary_shards`` exists from 8.16 on."""
+    out = {
+        k: counts.get(k, 0)
+        for k in ("active_shards", "relocating_shards", "initializing_shards", "unassigned_shards")
+    }
+    if vt >= (8, 16):
+        out["unassigned_primary_shards"] = counts.get("unassigned_primary_shards", 0)
+    return out
 
 
 class EsApi:
@@ -688,13 +701,8 @@ class EsApi:
             "number_of_nodes": h["number_of_nodes"],
             "number_of_data_nodes": h["number_of_data_nodes"],
             "active_primary_shards": h["active_primary_shards"],
-            "active_shards": h["active_shards"],
-            "relocating_shards": h["relocating_shards"],
-            "initializing_shards": h["initializing_shards"],
-            "unassigned_shards": h["unassigned_shards"],
+            **_shard_counts(h, vt),
         }
-        if vt >= (8, 16):
-            body["unassigned_primary_shards"] = h["unassigned_primary_shards"]
         body["delayed_unassigned_shards"] = h["delayed_unassigned_shards"]
         body["number_of_pending_tasks"] = 0
         body["number_of_in_flight_fetch"] = 0
@@ -715,26 +723,16 @@ class EsApi:
                     "number_of_shards": ih["number_of_shards"],
                     "number_of_replicas": ih["number_of_replicas"],
                     "active_primary_shards": ic["active_primary_shards"],
-                    "active_shards": ic["active_shards"],
-                    "relocating_shards": ic["relocating_shards"],
-                    "initializing_shards": ic["initializing_shards"],
-                    "unassigned_shards": ic["unassigned_shards"],
+                    **_shard_counts(ic, vt),
                 }
-                if vt >= (8, 16):
-                    entry["unassigned_primary_shards"] = ic["unassigned_primary_shards"]
                 if level == "shards":
                     shards: dict[str, Any] = {}
                     for sid, sh in ih["shards"].items():
                         se = {
                             "status": ("green", "yellow", "red")[sh["rank"]],
                             "primary_active": sh["primary_active"],
-                            "active_shards": sh.get("active_shards", 0),
-                            "relocating_shards": sh.get("relocating_shards", 0),
-                            "initializing_shards": sh.get("initializing_shards", 0),
-                            "unassigned_shards": sh.get("unassigned_shards", 0),
+                            **_shard_counts(sh, vt),
                         }
-                        if vt >= (8, 16):
-                            se["unassigned_primary_shards"] = sh.get("unassigned_primary_shards", 0)
                         shards[sid] = se
                     entry["shards"] = shards
                 idx_out[name] = entry
@@ -827,11 +825,7 @@ class EsApi:
         await self.require_master(request)
         body = await self.read_body(request)
         if body is None:
-            raise EsError(
-                400,
-                "action_request_validation_exception",
-                "Validation Failed: 1: no settings to update;",
-            )
+            raise validation_failed(["no settings to update"])
         unknown = [k for k in body if k not in ("persistent", "transient")]
         if unknown:
             raise EsError(
@@ -840,11 +834,7 @@ class EsApi:
                 f"[1:2] [cluster_update_settings_request] unknown field [{unknown[0]}]",
             )
         if not body.get("persistent") and not body.get("transient"):
-            raise EsError(
-                400,
-                "action_request_validation_exception",
-                "Validation Failed: 1: no settings to update;",
-            )
+            raise validation_failed(["no settings to update"])
         p, t = self.cluster.update_settings(
             persistent=body.get("persistent") or None, transient=body.get("transient") or None
         )
@@ -1258,11 +1248,7 @@ class EsApi:
         if not body.get("reason"):
             errors.append("the reason for shutdown must be specified")
         if errors:
-            raise EsError(
-                400,
-                "action_request_validation_exception",
-                "Validation Failed: " + "".join(f"{i + 1}: {m};" for i, m in enumerate(errors)),
-            )
+            raise validation_failed(errors)
         self.cluster.put_shutdown(
             request.match_info["node_id"],
             type_=str(body["type"]),
@@ -1302,12 +1288,7 @@ class EsApi:
         if any(k in body for k in ("index", "shard", "primary", "current_node")):
             missing = [m for m in ("index", "shard", "primary") if body.get(m) is None]
             if missing:
-                raise EsError(
-                    400,
-                    "action_request_validation_exception",
-                    "Validation Failed: "
-                    + "".join(f"{i + 1}: {m} must be specified;" for i, m in enumerate(missing)),
-                )
+                raise validation_failed([f"{m} must be specified" for m in missing])
             primary = body["primary"]
             if isinstance(primary, str):
                 primary = primary == "true"
