@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from _e2e_kit import Alertmanager, wait_until
-from service_kit import TOKEN, policy_yaml, start_service
+from service_kit import TOKEN, start_service
 
 from autoscaler.sim.server import RunningTwin, run_twin
 
@@ -50,13 +50,8 @@ async def _scenario(
     service, url = await start_service(
         tmp_path,
         twin,
-        {
-            "p.yaml": policy_yaml(
-                name="alerted",
-                es_url=twin.es_url,
-                when_up="{alert: EsHighCpu, labels: {cluster: e2e-es}}",
-            )
-        },
+        name="alerted",
+        when_up="{alert: EsHighCpu, labels: {cluster: e2e-es}}",
     )
     token_file = tmp_path / "am-token"
     token_file.write_text(TOKEN + "\n")

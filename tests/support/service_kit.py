@@ -84,20 +84,17 @@ async def twin() -> AsyncIterator[RunningTwin]:
         yield t
 
 
-async def start_service(
-    tmp_path: Path, twin: RunningTwin, policies: dict[str, str], **overrides: Any
-) -> tuple[Service, str]:
+async def start_service(tmp_path: Path, twin: RunningTwin, **policy: Any) -> tuple[Service, str]:
+    """A Service on 127.0.0.1:0 with one policy (``policy_yaml(**policy)`` on the twin's ES)."""
     pdir = tmp_path / "policies"
     pdir.mkdir(exist_ok=True)
-    for fname, text in policies.items():
-        (pdir / fname).write_text(text)
+    (pdir / "p.yaml").write_text(policy_yaml(es_url=twin.es_url, **policy))
     settings = Settings(
         policies=pdir,
         host="127.0.0.1",
         port=0,
         kubeconfig=twin.kubeconfig_path,
         state_dir=tmp_path / "state",
-        **overrides,
     )
     auth = WebhookAuth.from_sources(
         token=TOKEN,
@@ -114,11 +111,9 @@ async def start_service(
 
 
 @contextlib.asynccontextmanager
-async def serving(
-    tmp_path: Path, twin: RunningTwin, policies: dict[str, str], **overrides: Any
-) -> AsyncIterator[Running]:
-    """A started Service plus an HTTP session to it; both closed on exit."""
-    service, url = await start_service(tmp_path, twin, policies, **overrides)
+async def serving(tmp_path: Path, twin: RunningTwin, **policy: Any) -> AsyncIterator[Running]:
+    """A started Service (see ``start_service``) plus an HTTP session to it; both closed on exit."""
+    service, url = await start_service(tmp_path, twin, **policy)
     session = aiohttp.ClientSession()
     try:
         yield Running(service, url, twin, session, tmp_path / "policies")

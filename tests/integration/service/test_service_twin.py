@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from service_kit import TOKEN, policy_yaml, serving
+from service_kit import TOKEN, serving
 
 from autoscaler.sim.server import RunningTwin
 
@@ -32,13 +32,8 @@ async def test_policy_status_shows_the_tier_k8s_replicas_and_a_live_cpu_value(
     async with serving(
         tmp_path,
         twin,
-        {
-            "p.yaml": policy_yaml(
-                name="data",
-                es_url=twin.es_url,
-                when_up="{metric: cpu, aggregate: max, above: 101, for: 2s}",
-            )
-        },
+        name="data",
+        when_up="{metric: cpu, aggregate: max, above: 101, for: 2s}",
     ) as r:
 
         async def polled() -> Any:
@@ -66,13 +61,8 @@ async def test_sustained_cpu_in_the_twin_records_a_scale_up_decision_without_act
     async with serving(
         tmp_path,
         twin,
-        {
-            "p.yaml": policy_yaml(
-                name="hot",
-                es_url=twin.es_url,
-                when_up="{metric: cpu, aggregate: avg, above: 50, for: 2s}",
-            )
-        },
+        name="hot",
+        when_up="{metric: cpu, aggregate: avg, above: 50, for: 2s}",
     ) as r:
 
         async def scale_up() -> Any:
@@ -97,13 +87,8 @@ async def test_es_down_makes_policy_stale_within_three_polls_and_recovers(
     async with serving(
         tmp_path,
         twin,
-        {
-            "p.yaml": policy_yaml(
-                name="data",
-                es_url=twin.es_url,
-                when_up="{metric: cpu, aggregate: avg, above: 101, for: 1s}",
-            )
-        },
+        name="data",
+        when_up="{metric: cpu, aggregate: avg, above: 101, for: 1s}",
     ) as r:
 
         async def codes() -> list[str]:
@@ -144,13 +129,8 @@ async def test_real_alertmanager_payloads_update_policy_alert_conditions(
     async with serving(
         tmp_path,
         twin,
-        {
-            "p.yaml": policy_yaml(
-                name="alerts",
-                es_url=twin.es_url,
-                when_up="{alert: EsHighCpu, labels: {cluster: staging-es}}",
-            )
-        },
+        name="alerts",
+        when_up="{alert: EsHighCpu, labels: {cluster: staging-es}}",
     ) as r:
 
         async def post(name: str) -> None:
@@ -203,15 +183,10 @@ async def test_scale_down_is_held_as_unsafe_while_a_tier_node_is_missing(
     async with serving(
         tmp_path,
         twin,
-        {
-            "p.yaml": policy_yaml(
-                name="shrink",
-                es_url=twin.es_url,
-                when_up="{metric: cpu, aggregate: avg, above: 101}",
-                when_down="{metric: cpu, aggregate: max, below: 101, for: 1s}",
-                bounds=(1, 6),
-            )
-        },
+        name="shrink",
+        when_up="{metric: cpu, aggregate: avg, above: 101}",
+        when_down="{metric: cpu, aggregate: max, below: 101, for: 1s}",
+        bounds=(1, 6),
     ) as r:
 
         async def last_codes() -> list[str]:
