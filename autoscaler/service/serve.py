@@ -82,10 +82,15 @@ class Service:
 
     # -- policies -----------------------------------------------------------------------------
 
-    def load_initial(self) -> LoadResult:
+    def _read_policies(self) -> LoadResult:
+        """Read and validate the policy directory, remember its mtimes, count the outcome."""
         self._mtimes = mtimes([self.settings.policies])
         result = load_policies([self.settings.policies])
         self.metrics.policy_reloads.labels("success" if result.ok else "failure").inc()
+        return result
+
+    def load_initial(self) -> LoadResult:
+        result = self._read_policies()
         if result.ok:
             self.runtime.install(result.policies)
         return result
@@ -93,10 +98,8 @@ class Service:
     async def reload(self, *, why: str) -> bool:
         """Re-read the policy directory; an invalid set is rejected and the old one stays."""
         async with self._reload_lock:
-            self._mtimes = mtimes([self.settings.policies])
-            result = load_policies([self.settings.policies])
+            result = self._read_policies()
             if not result.ok:
-                self.metrics.policy_reloads.labels("failure").inc()
                 log.error(
                     "policy_reload_rejected",
                     extra=fields(
@@ -106,7 +109,6 @@ class Service:
                     ),
                 )
                 return False
-            self.metrics.policy_reloads.labels("success").inc()
             self.runtime.install(result.policies)
             for w in result.warnings:
                 log.warning("policy_warning", extra=fields(warning=str(w)))
@@ -137,12 +139,24 @@ class Service:
         return groups
 
     async def _sync_pollers(self) -> None:
-        """(Re)start pollers so there is exactly one per connection with current subscribers."""
+        """One poller per connection with its current subscribers. A poller whose connection,
+        subscribers and interval are unchanged keeps running, so a reload does not cost it the
+        previous sample that rates are computed from."""
         desired = self._desired_groups()
-        for key in list(self._groups):
-            await self._stop_group(key)
+        wanted: dict[tuple[object, ...], tuple[list[TierSubscription], float]] = {
+            key: (
+                [TierSubscription.for_policy(lp.policy) for lp in members],
+                min(lp.policy.elasticsearch.pollInterval for lp in members),
+            )
+            for key, members in desired.items()
+        }
+        for key, group in list(self._groups.items()):
+            if wanted.get(key) != (group.poller.subscribers, group.poller.interval):
+                await self._stop_group(key)
         for key, members in desired.items():
-            subs = [TierSubscription.for_policy(lp.policy) for lp in members]
+            if key in self._groups:
+                continue
+            subs, interval = wanted[key]
             first = members[0].policy
             try:
                 client = self._client_factory(first)
@@ -155,7 +169,6 @@ class Service:
                     "es_client_failed", extra=fields(cluster=first.elasticsearch.url, error=str(e))
                 )
                 continue
-            interval = min(lp.policy.elasticsearch.pollInterval for lp in members)
             name = ",".join(first.elasticsearch.url)
             poller = Poller(
                 name=name,

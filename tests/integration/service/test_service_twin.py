@@ -212,3 +212,23 @@ async def test_scale_down_is_held_as_unsafe_while_a_tier_node_is_missing(
         assert view["lastDecision"]["action"] == "none"
         assert view["replicas"]["current"] == 3
         assert "only 2 of 3 nodes observed" in " ".join(view["lastDecision"]["reasonText"])
+
+
+async def test_reload_keeps_an_unchanged_poller_and_restarts_a_changed_one(
+    tmp_path: Path, twin: RunningTwin
+) -> None:
+    async with serving(
+        tmp_path, twin, name="keep", when_up="{metric: cpu, aggregate: avg, above: 90, for: 1m}"
+    ) as r:
+        before = [g.poller for g in r.service._groups.values()]
+        policy = r.policies / "p.yaml"
+        # a new threshold: same connection, same metric keys -> same poller keeps its history
+        policy.write_text(policy.read_text().replace("above: 90", "above: 95"))
+        assert await r.service.reload(why="test")
+        assert [g.poller for g in r.service._groups.values()] == before
+        # another metric: the poller must fetch other fields -> a new poller
+        policy.write_text(policy.read_text().replace("metric: cpu", "metric: heap"))
+        assert await r.service.reload(why="test")
+        after = [g.poller for g in r.service._groups.values()]
+        assert len(after) == 1
+        assert after[0] is not before[0]
