@@ -25,6 +25,7 @@ from autoscaler.core.alerts import (
     parse_timestamp,
     parse_webhook,
 )
+from autoscaler.core.durations import format_duration
 from autoscaler.core.engine import DEFAULT_ALERT_TTL, Decision, TargetState, decide
 from autoscaler.core.observations import MetricKey, Observations
 from autoscaler.core.policy import AGGREGATES, METRICS, Policy
@@ -279,8 +280,6 @@ def json_lines(result: Result) -> Iterator[str]:
 
 def text_lines(policy: Policy, result: Result) -> Iterator[str]:
     """A readable timeline."""
-    from autoscaler.core.durations import format_duration
-
     yield f"policy {policy.describe()}"
     yield (
         f"replayed {rfc3339(result.start)} → {rfc3339(result.end)} "

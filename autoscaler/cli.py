@@ -14,6 +14,7 @@ from pathlib import Path
 
 from autoscaler import __version__
 from autoscaler.core.durations import parse_duration
+from autoscaler.core.engine import DEFAULT_ALERT_TTL
 from autoscaler.core.policy import Policy, PolicyError
 from autoscaler.policyfiles import load_policies
 
@@ -81,9 +82,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         poll_interval=args.poll_interval,
         alert_ttl=args.alert_ttl,
     )
-    if args.replicas is not None and args.replicas < 0:
-        print("--replicas must be ≥ 0", file=sys.stderr)
-        return EXIT_INPUT
     outcome = backtest.run(policy, table, alerts, settings)
     lines = (
         backtest.json_lines(outcome)
@@ -97,6 +95,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def _read(path: str) -> str:
     return Path(path).read_text(encoding="utf-8")
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be ≥ 0")
+    return value
 
 
 def _duration_arg(text: str) -> float:
@@ -136,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--alerts", metavar="JSONL", help='webhooks as lines of {"at": ..., "payload": {...}}'
     )
-    b.add_argument("--replicas", type=int, metavar="N", help="starting replicas (default: min)")
+    b.add_argument(
+        "--replicas", type=_non_negative_int, metavar="N", help="starting replicas (default: min)"
+    )
     b.add_argument(
         "--confirm-after",
         type=_duration_arg,
@@ -153,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--alert-ttl",
         type=_duration_arg,
-        default=12 * 3600.0,
+        default=DEFAULT_ALERT_TTL,
         metavar="DUR",
         help="a firing alert not re-sent for this long expires (default 12h)",
     )

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from autoscaler.core.engine import DEFAULT_ALERT_TTL
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ESAS_", extra="ignore")
@@ -25,7 +27,7 @@ class Settings(BaseSettings):
     insecure_no_auth: bool = Field(False, description="accept webhooks without authentication")
     webhook_max_bytes: int = Field(1 << 20, ge=1024, description="largest webhook body accepted")
     alert_ttl_seconds: float = Field(
-        12 * 3600.0, gt=0, description="a firing alert not re-sent for this long expires"
+        DEFAULT_ALERT_TTL, gt=0, description="a firing alert not re-sent for this long expires"
     )
     state_dir: Path = Field(Path("state"), description="where state is persisted")
     kubeconfig: Path | None = Field(

@@ -195,3 +195,15 @@ def test_bad_duration_argument_is_a_usage_error(capsys, policy: Path, csv_85: Pa
               "--confirm-after", "soon"])  # fmt: skip
     assert e.value.code == 2
     assert "invalid duration 'soon'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("replicas", ["-1", "three"])
+def test_bad_starting_replicas_exit_2_naming_the_flag(
+    capsys, policy: Path, csv_85: Path, replicas: str
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(
+            ["backtest", "--policy", str(policy), "--metrics", str(csv_85), "--replicas", replicas]
+        )
+    assert exc.value.code == 2
+    assert "argument --replicas" in capsys.readouterr().err
