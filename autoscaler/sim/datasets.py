@@ -22,6 +22,10 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?b)\s*$", re.IGNORECASE)
 _ENTRY_RE = re.compile(r"^([^:\s,]+):(\d+)x(\d+):(.+)$")
 
 
+DEFAULT_ROLES: tuple[str, ...] = ("data", "master", "ingest")
+"""Roles of the StatefulSet's nodes unless told otherwise (classic all-round data nodes)."""
+
+
 @dataclass(frozen=True)
 class IndexSpec:
     """One index: ``size_bytes`` is the total primary size (replicas add copies of it)."""

@@ -23,10 +23,10 @@ import yaml
 from aiohttp import web
 
 from autoscaler.sim.control import add_control_routes
-from autoscaler.sim.datasets import IndexSpec
+from autoscaler.sim.datasets import DEFAULT_ROLES, IndexSpec
 from autoscaler.sim.es_api import add_es_routes
 from autoscaler.sim.k8s_api import K8sAuth, build_k8s_app
-from autoscaler.sim.twin import DEFAULT_ROLES, Twin
+from autoscaler.sim.twin import Twin
 
 DEFAULT_TOKEN = "sim-twin-token"
 

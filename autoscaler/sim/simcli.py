@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from autoscaler.sim.datasets import parse_indices_spec
-from autoscaler.sim.server import run_twin
-from autoscaler.sim.twin import DEFAULT_ROLES, split_statefulset
+# Only light imports here: every ``es-autoscaler`` command builds this parser. The twin
+# itself (aiohttp servers, models) is imported when ``sim`` actually runs.
+from autoscaler.sim.datasets import DEFAULT_ROLES, parse_indices_spec
 
 
 def _positive_float(text: str) -> float:
@@ -127,6 +127,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 async def run_sim_command(args: argparse.Namespace) -> int:
     """Serve the twin until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad arguments."""
+    from autoscaler.sim.server import run_twin
+    from autoscaler.sim.twin import split_statefulset
+
     try:
         indices = parse_indices_spec(args.indices) if args.indices else None
         roles = tuple(r.strip() for r in str(args.roles).split(",") if r.strip())

@@ -22,11 +22,10 @@ from typing import Any
 
 from autoscaler.sim.clock import ScaledClock, SimClock, VirtualClock
 from autoscaler.sim.cluster import Cluster
-from autoscaler.sim.datasets import IndexSpec
+from autoscaler.sim.datasets import DEFAULT_ROLES, IndexSpec
 from autoscaler.sim.faults import FaultInjector
 from autoscaler.sim.k8s_model import ROLES_ANNOTATION, K8sModel, Obj, format_micro_time
 
-DEFAULT_ROLES: tuple[str, ...] = ("data", "master", "ingest")
 STEP_SECONDS = 1.0
 
 
