@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import Gauge
+
 from autoscaler.core.alerts import AlertBook, WebhookPayload
 from autoscaler.core.engine import Decision, TargetState, cooldown_remaining, decide
 from autoscaler.core.observations import MetricKey, Observations
@@ -78,6 +80,7 @@ class Runtime:
     policies: dict[str, PolicyRuntime] = field(default_factory=dict)
     alerts: AlertBook = field(default_factory=AlertBook)
     decisions: deque[Decision] = field(init=False)
+    _series: dict[str, set[tuple[Gauge, tuple[str, ...]]]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.decisions = deque(maxlen=self.decision_log_size)
@@ -88,26 +91,33 @@ class Runtime:
         """Swap in a new valid policy set, keeping observations of policies that stay."""
         new: dict[str, PolicyRuntime] = {}
         for lp in loaded:
-            old = self.policies.get(lp.policy.name)
+            name = lp.policy.name
+            old = self.policies.get(name)
+            if old is not None and old.policy != lp.policy:
+                # series of conditions that no longer exist must not linger in /metrics;
+                # the next evaluation re-creates those that still apply
+                self._forget_metrics(name)
             if old is not None and _same_tier(old.policy, lp.policy):
                 old.loaded = lp
-                new[lp.policy.name] = old
+                new[name] = old
             else:
                 # a new policy, or one now watching another cluster or tier: samples kept
                 # from before would describe something else
-                new[lp.policy.name] = PolicyRuntime(lp)
+                new[name] = PolicyRuntime(lp)
         for gone in set(self.policies) - set(new):
             self._forget_metrics(gone)
         self.policies = new
 
+    def _gauge(self, gauge: Gauge, policy: str, *labels: str) -> Gauge:
+        """``gauge.labels(policy, *labels)``, remembered so a removed policy's series can go."""
+        self._series.setdefault(policy, set()).add((gauge, (policy, *labels)))
+        return gauge.labels(policy, *labels)
+
     def _forget_metrics(self, name: str) -> None:
-        for gauge in (
-            self.metrics.replicas_current,
-            self.metrics.replicas_desired,
-            self.metrics.data_stale,
-        ):
+        """Drop every per-policy series of a policy that no longer exists."""
+        for gauge, labels in self._series.pop(name, set()):
             with contextlib.suppress(KeyError):
-                gauge.remove(name)
+                gauge.remove(*labels)
 
     # -- signals ----------------------------------------------------------------------------
 
@@ -136,7 +146,7 @@ class Runtime:
         rt.observations = rt.observations.with_poll(at, row, keep_after=keep_after)
         for (metric, agg), value in row.items():
             if value is not None:
-                self.metrics.signal_value.labels(name, metric, agg).set(value)
+                self._gauge(self.metrics.signal_value, name, metric, agg).set(value)
 
     def set_replicas(self, name: str, replicas: int | None, *, error: str | None = None) -> None:
         rt = self.policies.get(name)
@@ -144,7 +154,7 @@ class Runtime:
             return
         rt.replicas, rt.replicas_error = replicas, error
         if replicas is not None:
-            self.metrics.replicas_current.labels(name).set(replicas)
+            self._gauge(self.metrics.replicas_current, name).set(replicas)
 
     def apply_webhook(self, payload: WebhookPayload) -> list[str]:
         """Fold a webhook into the alert book; return the policies whose alert conditions it touches."""
@@ -222,12 +232,12 @@ class Runtime:
             outcome = "acted" if d.act else ("dry_run" if "dry_run" in d.reason_codes else "held")
         m.decisions.labels(d.policy, direction, outcome).inc()
         if d.to_replicas is not None:
-            m.replicas_desired.labels(d.policy).set(d.to_replicas)
-        m.data_stale.labels(d.policy).set(1 if "stale_data" in d.reason_codes else 0)
+            self._gauge(m.replicas_desired, d.policy).set(d.to_replicas)
+        self._gauge(m.data_stale, d.policy).set(1 if "stale_data" in d.reason_codes else 0)
         for dir_name, report in (("up", d.up), ("down", d.down)):
             if report:
                 for leaf in report.leaves:
-                    m.condition_satisfied.labels(d.policy, dir_name, leaf.condition).set(
+                    self._gauge(m.condition_satisfied, d.policy, dir_name, leaf.condition).set(
                         1 if leaf.holds else 0
                     )
 

@@ -49,3 +49,29 @@ def test_reload_selecting_another_tier_forgets_the_samples() -> None:
     rt.install(_load(role="data_warm"))
     assert rt.policies["p"].observations.get(("cpu", "avg")).values == ()
     assert rt.policies["p"].tier_nodes == ()
+
+
+def _series(rt: Runtime, metric: str) -> set[tuple[str, ...]]:
+    return {
+        tuple(sorted(s.labels.items()))
+        for m in rt.metrics.registry.collect()
+        if m.name == metric
+        for s in m.samples
+    }
+
+
+def test_metrics_of_a_removed_or_changed_policy_do_not_linger() -> None:
+    rt = _runtime_with_a_sample()
+    rt.evaluate("p", now=100.0)
+    assert _series(rt, "esas_signal_value")
+    (old_condition,) = {dict(s)["condition"] for s in _series(rt, "esas_condition_satisfied")}
+    assert old_condition == "avg cpu > 80% for 1m"
+
+    rt.install(_load(threshold=70))
+    rt.evaluate("p", now=100.0)
+    conditions = {dict(s)["condition"] for s in _series(rt, "esas_condition_satisfied")}
+    assert conditions == {"avg cpu > 70% for 1m"}
+
+    rt.install([])
+    for metric in ("esas_signal_value", "esas_condition_satisfied", "esas_data_stale"):
+        assert _series(rt, metric) == set(), metric
