@@ -23,7 +23,7 @@ from elasticsearch import AsyncElasticsearch
 
 from autoscaler.core.alerts import WebhookPayload
 from autoscaler.core.policy import LoadedPolicy, LoadResult, Policy
-from autoscaler.elastic import connection_key, make_client
+from autoscaler.elastic.client import connection_key, make_client
 from autoscaler.metrics import Metrics
 from autoscaler.policyfiles import load_policies, mtimes
 from autoscaler.service.http import build_app

@@ -26,16 +26,15 @@ from elasticsearch import AsyncElasticsearch
 
 from autoscaler.core.observations import MetricKey
 from autoscaler.core.policy import Policy
-from autoscaler.elastic import (
+from autoscaler.elastic.client import (
     RetryPolicy,
     ServerInfo,
     UnsupportedServer,
     check_supported,
     error_reason,
-    fetch_health,
-    fetch_node_stats,
     server_info,
 )
+from autoscaler.elastic.stats import fetch_health, fetch_node_stats
 from autoscaler.metrics import Metrics
 from autoscaler.signals.nodes import (
     NodeSample,

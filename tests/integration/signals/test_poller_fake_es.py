@@ -17,7 +17,7 @@ from _es_kit import FakeEs, fixture, root_info, serve
 from elasticsearch import AsyncElasticsearch
 
 from autoscaler.core.policy import ElasticsearchConnection
-from autoscaler.elastic import RetryPolicy, connection_key, make_client
+from autoscaler.elastic.client import RetryPolicy, connection_key, make_client
 from autoscaler.metrics import Metrics
 from autoscaler.signals.poller import Poller, PollResult, TierSubscription
 

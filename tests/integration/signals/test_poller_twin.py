@@ -20,7 +20,7 @@ from aiohttp import web
 from elasticsearch import BadRequestError
 
 from autoscaler.core.policy import AGGREGATES, METRICS, ElasticsearchConnection
-from autoscaler.elastic import make_client
+from autoscaler.elastic.client import make_client
 from autoscaler.metrics import Metrics
 from autoscaler.signals.poller import Poller, PollResult, TierSubscription
 from autoscaler.sim.clock import VirtualClock

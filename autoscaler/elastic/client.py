@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -69,8 +69,7 @@ __all__ = [
     "check_supported",
     "connection_key",
     "error_reason",
-    "fetch_health",
-    "fetch_node_stats",
+    "get_json",
     "is_retryable",
     "make_client",
     "read_secret_file",
@@ -312,7 +311,7 @@ def request_headers(server: ServerInfo | None) -> dict[str, str]:
     return {"accept": "application/json"}
 
 
-async def _get_json(
+async def get_json(
     client: AsyncElasticsearch,
     path: str,
     *,
@@ -330,44 +329,6 @@ async def _get_json(
         return body
 
     return await _call(client, call, retry or RetryPolicy())
-
-
-# ---------------------------------------------------------------------------------------------
-# Calls
-
-
-async def fetch_node_stats(
-    client: AsyncElasticsearch,
-    *,
-    metric_groups: Iterable[str],
-    filter_path: Iterable[str] | None = None,
-    index_metric: Iterable[str] | None = None,
-    server: ServerInfo | None = None,
-    retry: RetryPolicy | None = None,
-) -> dict[str, Any]:
-    """``GET /_nodes/stats/<groups>[/<index_metric>]?filter_path=…`` as a dict.
-
-    ``index_metric`` (e.g. ``["search", "indexing"]``) only applies when ``indices`` is among
-    the groups; it spares the server the other index statistics.
-    """
-    groups = sorted(set(metric_groups)) or ["_all"]
-    path = "/_nodes/stats/" + ",".join(groups)
-    idx = sorted(set(index_metric or ()))
-    if idx and "indices" in groups:
-        path += "/" + ",".join(idx)
-    fp = list(filter_path or ())
-    params = {"filter_path": ",".join(fp)} if fp else None
-    return await _get_json(client, path, params=params, server=server, retry=retry)
-
-
-async def fetch_health(
-    client: AsyncElasticsearch,
-    *,
-    server: ServerInfo | None = None,
-    retry: RetryPolicy | None = None,
-) -> dict[str, Any]:
-    """``GET /_cluster/health`` (no waiting) as a dict."""
-    return await _get_json(client, "/_cluster/health", params=None, server=server, retry=retry)
 
 
 def error_reason(exc: BaseException) -> str:
