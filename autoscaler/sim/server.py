@@ -15,17 +15,18 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from aiohttp import web
 
 from autoscaler.sim.control import add_control_routes
-from autoscaler.sim.datasets import DEFAULT_ROLES, IndexSpec
 from autoscaler.sim.es_api import add_es_routes
 from autoscaler.sim.k8s_api import K8sAuth, build_k8s_app
+from autoscaler.sim.spec import TwinSpec
 from autoscaler.sim.twin import Twin
 
 DEFAULT_TOKEN = "sim-twin-token"
@@ -93,42 +94,25 @@ async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRun
 
 @contextlib.asynccontextmanager
 async def run_twin(
+    spec: TwinSpec | None = None,
     *,
-    nodes: int = 3,
-    roles: Sequence[str] = DEFAULT_ROLES,
-    indices: Sequence[IndexSpec] | None = None,
-    es_version: str = "8.15.0",
-    speed: float | None = None,
-    seed: int = 0,
     host: str = "127.0.0.1",
     es_port: int = 0,
     k8s_port: int = 0,
-    statefulset: str = "elastic/es-data",
-    pod_ready_delay: float = 30.0,
-    pod_termination_delay: float = 10.0,
-    pod_management_policy: str = "Parallel",
     kubeconfig_dir: Path | str | None = None,
     token: str = DEFAULT_TOKEN,
     require_token: bool = False,
+    **overrides: Any,
 ) -> AsyncIterator[RunningTwin]:
-    """Build a twin, serve it, write its kubeconfig; stop everything on exit.
+    """Build a twin from ``spec`` (with ``overrides`` of its fields), serve it, write its
+    kubeconfig; stop everything on exit.
 
     ``speed=None`` runs on a virtual clock (drive it with ``twin.advance`` or
     ``POST /_sim/advance``); a number runs wall time × ``speed`` with a background ticker.
     Without ``kubeconfig_dir`` the kubeconfig goes to a temporary directory removed on exit.
     """
-    twin = Twin.create(
-        nodes=nodes,
-        roles=roles,
-        indices=indices,
-        es_version=es_version,
-        speed=speed,
-        seed=seed,
-        statefulset=statefulset,
-        pod_ready_delay=pod_ready_delay,
-        pod_termination_delay=pod_termination_delay,
-        pod_management_policy=pod_management_policy,
-    )
+    spec = (spec or TwinSpec()).replace(**overrides)
+    twin = Twin.create(spec)
     namespace, sts_name = twin.statefulset or ("default", "")
     auth = K8sAuth(
         token=token,

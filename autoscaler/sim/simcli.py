@@ -128,6 +128,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 async def run_sim_command(args: argparse.Namespace) -> int:
     """Serve the twin until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad arguments."""
     from autoscaler.sim.server import run_twin
+    from autoscaler.sim.spec import TwinSpec
     from autoscaler.sim.twin import split_statefulset
 
     try:
@@ -137,6 +138,16 @@ async def run_sim_command(args: argparse.Namespace) -> int:
         search, index = _workload(args.workload)
         if args.nodes < 0:
             raise ValueError("--nodes must be >= 0")
+        spec = TwinSpec(
+            nodes=args.nodes,
+            roles=roles,
+            indices=indices,
+            es_version=args.es_version,
+            speed=None if args.virtual else args.speed,
+            seed=args.seed,
+            statefulset=args.statefulset,
+            pod_ready_delay=args.pod_ready_delay,
+        )
     except ValueError as exc:
         print(f"es-autoscaler sim: error: {exc}", file=sys.stderr)
         return 2
@@ -149,17 +160,10 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             installed.append(sig)
     try:
         async with run_twin(
-            nodes=args.nodes,
-            roles=roles,
-            indices=indices,
-            es_version=args.es_version,
-            speed=None if args.virtual else args.speed,
-            seed=args.seed,
+            spec,
             host=args.host,
             es_port=args.es_port,
             k8s_port=args.k8s_port,
-            statefulset=args.statefulset,
-            pod_ready_delay=args.pod_ready_delay,
             kubeconfig_dir=args.kubeconfig_dir,
         ) as running:
             running.twin.cluster.set_workload(search_per_s=search, index_per_s=index)

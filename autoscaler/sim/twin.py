@@ -22,9 +22,10 @@ from typing import Any
 
 from autoscaler.sim.clock import ScaledClock, SimClock, VirtualClock
 from autoscaler.sim.cluster import Cluster
-from autoscaler.sim.datasets import DEFAULT_ROLES, IndexSpec
+from autoscaler.sim.datasets import DEFAULT_ROLES
 from autoscaler.sim.faults import FaultInjector
 from autoscaler.sim.k8s_model import ROLES_ANNOTATION, K8sModel, Obj, format_micro_time
+from autoscaler.sim.spec import TwinSpec
 
 STEP_SECONDS = 1.0
 
@@ -71,46 +72,34 @@ class Twin:
         k8s.on_pod_stopped.append(self._pod_stopped)
 
     @classmethod
-    def create(
-        cls,
-        *,
-        nodes: int = 3,
-        roles: Sequence[str] = DEFAULT_ROLES,
-        indices: Sequence[IndexSpec] | None = None,
-        es_version: str = "8.15.0",
-        speed: float | None = None,
-        seed: int = 0,
-        statefulset: str = "elastic/es-data",
-        pod_ready_delay: float = 30.0,
-        pod_termination_delay: float = 10.0,
-        pod_management_policy: str = "Parallel",
-        cluster_name: str = "sim-es",
-    ) -> Twin:
-        """A twin whose StatefulSet has ``nodes`` Ready pods that are the ES nodes.
-
-        ``speed=None`` → virtual clock (``advance``); a number → wall time × ``speed``.
-        """
-        if nodes < 0:
-            raise ValueError("nodes must be >= 0")
+    def create(cls, spec: TwinSpec | None = None) -> Twin:
+        """A twin whose StatefulSet has ``spec.nodes`` Ready pods that are the ES nodes."""
+        spec = spec or TwinSpec()
+        nodes, roles, es_version, seed = spec.nodes, spec.roles, spec.es_version, spec.seed
+        speed = spec.speed
         clock: SimClock = VirtualClock() if speed is None else ScaledClock(speed=speed)
         cluster = Cluster(
-            clock=clock, version=es_version, seed=seed, cluster_name=cluster_name, indices=indices
+            clock=clock,
+            version=es_version,
+            seed=seed,
+            cluster_name=spec.cluster_name,
+            indices=spec.indices,
         )
         k8s = K8sModel(
             clock=clock,
             seed=seed,
-            pod_ready_delay=pod_ready_delay,
-            pod_termination_delay=pod_termination_delay,
+            pod_ready_delay=spec.pod_ready_delay,
+            pod_termination_delay=spec.pod_termination_delay,
         )
         twin = cls(clock=clock, cluster=cluster, k8s=k8s, default_roles=roles)
-        namespace, name = split_statefulset(statefulset)
+        namespace, name = split_statefulset(spec.statefulset)
         major = es_version.split(".")[0]
         k8s.create_statefulset(
             namespace,
             name,
             replicas=nodes,
             image=f"docker.elastic.co/elasticsearch/elasticsearch:{es_version}",
-            pod_management_policy=pod_management_policy,
+            pod_management_policy=spec.pod_management_policy,
             roles=roles,
             labels={"app": "elasticsearch", "statefulset": name, "es-major": major},
         )

@@ -1,0 +1,47 @@
+"""``TwinSpec``: the one list of what a twin is made of.
+
+The twin is built from the ``sim`` command, from tests and from the demo; before this file each
+of ``Twin.create``, ``run_twin`` and ``simcli`` repeated the same keyword arguments, and every
+new twin feature had to be threaded through all three. A frozen spec is built once (by the CLI
+from its flags, by a test from its overrides) and handed down unchanged; serving concerns (host,
+ports, kubeconfig directory, tokens) stay with ``run_twin``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from autoscaler.sim.datasets import DEFAULT_ROLES, IndexSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwinSpec:
+    """What the simulated Elasticsearch cluster and its Kubernetes side look like at start."""
+
+    #: Ready pods (= ES nodes) of the StatefulSet at start.
+    nodes: int = 3
+    #: ES roles of the StatefulSet's nodes.
+    roles: Sequence[str] = DEFAULT_ROLES
+    #: the data set; ``None`` → ``datasets.default_indices()``.
+    indices: Sequence[IndexSpec] | None = None
+    es_version: str = "8.15.0"
+    #: ``None`` → virtual clock (``advance``); a number → wall time × ``speed``.
+    speed: float | None = None
+    seed: int = 0
+    #: ``NAMESPACE/NAME`` of the StatefulSet whose pods are the ES nodes.
+    statefulset: str = "elastic/es-data"
+    pod_ready_delay: float = 30.0
+    pod_termination_delay: float = 10.0
+    pod_management_policy: str = "Parallel"
+    cluster_name: str = "sim-es"
+
+    def __post_init__(self) -> None:
+        if self.nodes < 0:
+            raise ValueError("nodes must be >= 0")
+
+    def replace(self, **changes: Any) -> TwinSpec:
+        """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""
+        return dataclasses.replace(self, **changes)
