@@ -10,7 +10,8 @@ querying are pure so the service and the back-test share them exactly.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -33,18 +34,35 @@ class PayloadError(ValueError):
         self.unsupported_version = unsupported_version
 
 
+_MAX_TIMESTAMP_CHARS = 40
+"""Longer than any RFC 3339 date-time (``2026-11-26T11:18:49.123456789+00:00`` is 35)."""
+_FRACTION = re.compile(r"\.([0-9]+)")
+
+
 def parse_timestamp(text: str) -> float:
-    """RFC 3339 (Alertmanager's ``2026-11-26T11:18:49.125Z`` or with offset) → epoch seconds."""
+    """RFC 3339 (Alertmanager's ``2026-11-26T11:18:49.125Z`` or with offset) → epoch seconds.
+
+    Bounded: at most 40 characters and 9 fractional digits (Go emits up to nanoseconds), so
+    a hostile megabyte-long timestamp costs nothing (issue 9: it used to be quadratic).
+    """
+    if len(text) > _MAX_TIMESTAMP_CHARS:
+        raise ValueError(
+            f"timestamp of {len(text)} characters is not an RFC 3339 date-time "
+            f"(at most {_MAX_TIMESTAMP_CHARS})"
+        )
     s = text.strip()
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
     # Python 3.11 parses up to 6 fractional digits; Go emits up to 9.
-    if "." in s:
-        head, _, rest = s.partition(".")
-        digits = ""
-        while rest and rest[0].isdigit():
-            digits, rest = digits + rest[0], rest[1:]
-        s = f"{head}.{digits[:6].ljust(6, '0')}{rest}"
+    m = _FRACTION.search(s)
+    if m is not None:
+        digits = m.group(1)
+        if len(digits) > 9:
+            raise ValueError(
+                f"timestamp {text!r} has {len(digits)} fractional digits; RFC 3339 "
+                "timestamps from Alertmanager have at most 9"
+            )
+        s = f"{s[: m.start()]}.{digits[:6].ljust(6, '0')}{s[m.end() :]}"
     dt = datetime.fromisoformat(s)
     if dt.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no timezone")
@@ -142,15 +160,8 @@ class AlertBook:
         """Fold in one webhook: each alert's own status wins, latest notification per fingerprint."""
         alerts = dict(self.alerts)
         for a in payload.alerts:
-            key = a.key()
-            state = AlertState(
-                fingerprint=key,
-                name=a.labels["alertname"],
-                labels=dict(a.labels),
-                status=a.status,
-                starts_at=parse_timestamp(a.startsAt),
-                received_at=received_at,
-            )
+            state = _state(a, received_at)
+            key = state.fingerprint
             old = alerts.get(key)
             if old is not None and old.received_at > received_at:
                 continue  # an older notification arriving late does not undo a newer one
@@ -175,3 +186,150 @@ class AlertBook:
         """Drop resolved and expired alerts older than ``ttl`` (keeps memory bounded)."""
         keep = {k: a for k, a in self.alerts.items() if now - a.received_at <= ttl}
         return AlertBook(keep) if len(keep) != len(self.alerts) else self
+
+
+AlertFilter = Callable[[Mapping[str, str]], bool]
+"""Whether an alert (by its labels) is worth remembering: some policy's condition matches it."""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What one payload did to an :class:`AlertStore`."""
+
+    names: frozenset[str]
+    """``alertname`` of every alert the store took in (the policies reading these are dirty)."""
+    ignored: int
+    """Alerts no policy can match: not remembered."""
+    dropped: int
+    """Alerts evicted (least recently heard first) because the store was at capacity."""
+
+
+class AlertStore:
+    """The service's alert state: indexed by fingerprint and by ``alertname``, bounded.
+
+    :class:`AlertBook` is the immutable value the engine reads; copying it per webhook made a
+    webhook cost O(alerts remembered) (issue 10). This store changes in place at
+    O(alerts in the payload): a dict in order of last notification (so the least recently
+    heard alert is always first, for pruning and eviction) plus a per-``alertname`` index from
+    which :meth:`book` builds the small book one policy's evaluation needs.
+
+    Bounded two ways (issue 9 item 5): alerts that no policy can match are not kept
+    (``keep``), and past ``capacity`` the least recently heard alert is evicted and counted.
+    ``operations`` counts entries touched (a cost measure for tests, not a timing).
+    """
+
+    __slots__ = ("_by_fp", "_by_name", "_keep", "capacity", "operations")
+
+    def __init__(self, *, capacity: int = 10_000, keep: AlertFilter | None = None) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be positive")
+        self.capacity = capacity
+        self._keep = keep
+        self._by_fp: dict[str, AlertState] = {}
+        self._by_name: dict[str, dict[str, AlertState]] = {}
+        self.operations = 0
+
+    def __len__(self) -> int:
+        return len(self._by_fp)
+
+    def values(self) -> Iterator[AlertState]:
+        """Every remembered alert, least recently heard first."""
+        return iter(self._by_fp.values())
+
+    def get(self, fingerprint: str) -> AlertState | None:
+        return self._by_fp.get(fingerprint)
+
+    def set_filter(self, keep: AlertFilter | None) -> int:
+        """Use a new relevance filter (policies changed); returns how many alerts it forgot."""
+        self._keep = keep
+        return self.retain(keep) if keep is not None else 0
+
+    def retain(self, keep: AlertFilter) -> int:
+        """Forget the alerts ``keep`` refuses (O(store): only on a policy reload)."""
+        gone = [a for a in self._by_fp.values() if not keep(a.labels)]
+        for a in gone:
+            self._remove(a.fingerprint)
+        return len(gone)
+
+    def put(self, state: AlertState) -> tuple[bool, int]:
+        """Remember one alert state: ``(taken, evicted)``. A state older than the one held
+        (by ``received_at``) does not undo it; one no policy can match is not taken."""
+        self.operations += 1
+        if self._keep is not None and not self._keep(state.labels):
+            return False, 0
+        old = self._by_fp.get(state.fingerprint)
+        if old is not None:
+            if old.received_at > state.received_at:
+                return True, 0  # an older notification arriving late does not undo a newer one
+            self._remove(state.fingerprint)
+        self._by_fp[state.fingerprint] = state
+        self._by_name.setdefault(state.name, {})[state.fingerprint] = state
+        evicted = 0
+        while len(self._by_fp) > self.capacity:
+            self._remove(next(iter(self._by_fp)))
+            evicted += 1
+        return True, evicted
+
+    def apply(self, payload: WebhookPayload, *, received_at: float) -> ApplyResult:
+        """Fold in one webhook, like :meth:`AlertBook.apply`, in O(alerts in the payload)."""
+        names: set[str] = set()
+        ignored = dropped = 0
+        for a in payload.alerts:
+            taken, evicted = self.put(_state(a, received_at))
+            dropped += evicted
+            if taken:
+                names.add(a.labels["alertname"])
+            else:
+                ignored += 1
+        return ApplyResult(frozenset(names), ignored, dropped)
+
+    def prune(self, *, now: float, ttl: float) -> int:
+        """Forget alerts not heard of within ``ttl``, like :meth:`AlertBook.pruned`.
+
+        Amortised O(1): the oldest are first, so it stops at the first one still young
+        (after a clock step backwards a few may linger until the next prune).
+        """
+        stale: list[str] = []
+        for key, a in self._by_fp.items():
+            self.operations += 1
+            if now - a.received_at <= ttl:
+                break
+            stale.append(key)
+        for key in stale:
+            self._remove(key)
+        return len(stale)
+
+    def book(self, names: Iterable[str]) -> AlertBook:
+        """The alerts with these ``alertname``s, as the book the engine reads."""
+        out: dict[str, AlertState] = {}
+        for name in names:
+            out.update(self._by_name.get(name, {}))
+        return AlertBook(out)
+
+    def firing_count(self, *, now: float, ttl: float) -> int:
+        """How many alerts fire at ``now`` (O(store): for a metrics scrape, not per request)."""
+        return sum(
+            1
+            for a in self._by_fp.values()
+            if a.status == "firing" and a.starts_at <= now and now - a.received_at <= ttl
+        )
+
+    def _remove(self, key: str) -> None:
+        self.operations += 1
+        a = self._by_fp.pop(key)
+        group = self._by_name.get(a.name)
+        if group is not None:
+            group.pop(key, None)
+            if not group:
+                del self._by_name[a.name]
+
+
+def _state(a: WebhookAlert, received_at: float) -> AlertState:
+    return AlertState(
+        fingerprint=a.key(),
+        name=a.labels["alertname"],
+        labels=dict(a.labels),
+        status=a.status,
+        starts_at=parse_timestamp(a.startsAt),
+        received_at=received_at,
+    )

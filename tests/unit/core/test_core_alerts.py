@@ -16,6 +16,7 @@ import pytest
 
 from autoscaler.core.alerts import (
     AlertBook,
+    AlertStore,
     PayloadError,
     WebhookPayload,
     parse_timestamp,
@@ -286,3 +287,118 @@ def test_alert_window_never_reaches_back_before_last_confirmation(
     assert d.action == "none"
     assert d.reasons[0].elapsed == 299
     assert decide_alerts(policy, book, confirmed + 300, confirmed=confirmed).action == "scale_up"
+
+
+# --- bounded input (issue 9 item 4) ---------------------------------------------------------
+
+
+def test_parse_timestamp_accepts_go_nanoseconds() -> None:
+    assert parse_timestamp("2026-11-26T11:18:49.125000001Z") == pytest.approx(STARTS_STAGING)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("2026-11-26T11:18:49." + "1" * 10 + "Z", id="ten_fraction_digits"),
+        pytest.param("2026-11-26T11:18:49." + "1" * 1_000_000 + "Z", id="megabyte_fraction"),
+        pytest.param("2026-11-26T11:18:49Z" + " " * 100, id="padded_past_any_rfc3339"),
+    ],
+)
+def test_parse_timestamp_refuses_more_than_rfc3339_allows(text: str) -> None:
+    # A 1 MB fraction used to be copied digit by digit (quadratic): refused at once now.
+    with pytest.raises(ValueError, match="RFC 3339"):
+        parse_timestamp(text)
+
+
+# --- the service's indexed, bounded store (issue 9 item 5, issue 10) ------------------------
+
+
+def synthetic(n: int, *, name: str = "EsHighCpu", status: str = "firing", start: int = 0) -> Any:
+    """A v4 payload of ``n`` distinct alerts (fingerprints f<start>..f<start+n-1>)."""
+    body = raw("api-firing.json")
+    template = body["alerts"][0]
+    body["alerts"] = [
+        {
+            **template,
+            "status": status,
+            "labels": {**template["labels"], "alertname": name, "node": f"n{i}"},
+            "fingerprint": f"f{i}",
+        }
+        for i in range(start, start + n)
+    ]
+    return parse_webhook(body)
+
+
+def test_store_gives_the_same_answers_as_the_book(payload: Load) -> None:
+    book, store = AlertBook(), AlertStore(capacity=100)
+    for at, name in enumerate(
+        ["api-group-two-firing.json", "api-firing.json", "api-group-mixed-one-resolved.json"]
+    ):
+        book = book.apply(payload(name), received_at=at)
+        store.apply(payload(name), received_at=at)
+    now = STARTS_STAGING + 600
+    view = store.book(["EsHighCpu"])
+    assert view.alerts == book.alerts
+    assert view.firing(now=now, ttl=TTL) == book.firing(now=now, ttl=TTL)
+    assert store.firing_count(now=now, ttl=TTL) == len(book.firing(now=now, ttl=TTL))
+
+
+def test_store_view_holds_only_the_named_alerts(payload: Load) -> None:
+    store = AlertStore(capacity=100)
+    store.apply(synthetic(3, name="A"), received_at=1)
+    store.apply(synthetic(2, name="B", start=3), received_at=1)
+    assert sorted(store.book(["B"]).alerts) == ["f3", "f4"]
+    assert store.book(["C"]).alerts == {}
+
+
+def test_store_late_older_notification_does_not_undo_a_newer_one(payload: Load) -> None:
+    store = AlertStore(capacity=10)
+    store.apply(payload("api-resolved.json"), received_at=200)
+    store.apply(payload("api-firing.json"), received_at=100)
+    assert store.get("6f4a0d633d8c7fe3").status == "resolved"  # type: ignore[union-attr]
+
+
+def test_store_keeps_only_alerts_some_policy_can_match() -> None:
+    store = AlertStore(capacity=100, keep=lambda labels: labels["alertname"] == "A")
+    result = store.apply(synthetic(3, name="B"), received_at=1)
+    result2 = store.apply(synthetic(2, name="A", start=3), received_at=1)
+    assert len(store) == 2
+    assert (result.names, result.ignored) == (frozenset(), 3)
+    assert (result2.names, result2.ignored) == (frozenset({"A"}), 0)
+
+
+def test_store_over_capacity_drops_the_least_recently_heard_and_counts_it() -> None:
+    store = AlertStore(capacity=5)
+    store.apply(synthetic(4), received_at=1)
+    store.apply(synthetic(1, start=0), received_at=2)  # f0 heard again: now the newest
+    result = store.apply(synthetic(3, start=4), received_at=3)
+    assert result.dropped == 2
+    assert sorted(a.fingerprint for a in store.values()) == ["f0", "f3", "f4", "f5", "f6"]
+
+
+def test_store_prunes_what_is_older_than_ttl_like_the_book(payload: Load) -> None:
+    store = AlertStore(capacity=10)
+    store.apply(payload("api-resolved.json"), received_at=0)
+    store.apply(payload("api-group-two-firing.json"), received_at=500)
+    assert store.prune(now=TTL + 100, ttl=TTL) == 1
+    assert sorted(a.fingerprint for a in store.values()) == ["6691175c604de917", "7da622a36d62f3f4"]
+    assert store.book(["EsHighCpu"]).alerts.keys() == {"6691175c604de917", "7da622a36d62f3f4"}
+
+
+def test_store_retain_forgets_alerts_no_policy_matches_any_more() -> None:
+    store = AlertStore(capacity=10)
+    store.apply(synthetic(2, name="A"), received_at=1)
+    store.apply(synthetic(2, name="B", start=2), received_at=1)
+    assert store.retain(lambda labels: labels["alertname"] == "B") == 2
+    assert sorted(a.fingerprint for a in store.values()) == ["f2", "f3"]
+    assert store.book(["A"]).alerts == {}
+
+
+def test_store_apply_costs_the_payload_not_the_store() -> None:
+    # Counted, not timed: applying one alert touches O(1) entries whatever the store holds.
+    store = AlertStore(capacity=200_000)
+    store.apply(synthetic(100_000), received_at=1)
+    before = store.operations
+    store.apply(synthetic(1, start=100_000), received_at=2)
+    store.prune(now=2, ttl=TTL)
+    assert store.operations - before <= 4
