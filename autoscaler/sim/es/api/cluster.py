@@ -1,0 +1,132 @@
+"""Cluster-level admin APIs: settings, voting configuration exclusions, cluster state."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from autoscaler.sim.es.api.base import (
+    EsApiBase,
+    _bool_param,
+)
+from autoscaler.sim.es.config import structured
+from autoscaler.sim.es.errors import EsError, illegal_argument, validation_failed
+from autoscaler.sim.es.units import parse_time_value
+
+
+class ClusterApi(EsApiBase):
+    """``_cluster/settings``, ``_cluster/voting_config_exclusions``, ``_cluster/state``."""
+
+    def _render_settings(self, flat: dict[str, Any], flat_settings: bool) -> dict[str, Any]:
+        if flat_settings:
+            return dict(sorted(flat.items()))
+        return structured(flat)
+
+    async def get_settings(self, request: web.Request) -> web.StreamResponse:
+        flat_settings = _bool_param(request, "flat_settings", False)
+        include_defaults = _bool_param(request, "include_defaults", False)
+        _bool_param(request, "local", False)
+        cl = self.cluster
+        body: dict[str, Any] = {
+            "persistent": self._render_settings(dict(cl.persistent), flat_settings),
+            "transient": self._render_settings(dict(cl.transient), flat_settings),
+        }
+        if include_defaults:
+            body["defaults"] = self._render_settings(dict(cl.defaults()), flat_settings)
+        return self.respond(request, body)
+
+    async def put_settings(self, request: web.Request) -> web.StreamResponse:
+        flat_settings = _bool_param(request, "flat_settings", False)
+        await self.require_master(request)
+        body = await self.read_body(request)
+        if body is None:
+            raise validation_failed(["no settings to update"])
+        unknown = [k for k in body if k not in ("persistent", "transient")]
+        if unknown:
+            raise EsError(
+                400,
+                "x_content_parse_exception",
+                f"[1:2] [cluster_update_settings_request] unknown field [{unknown[0]}]",
+            )
+        if not body.get("persistent") and not body.get("transient"):
+            raise validation_failed(["no settings to update"])
+        p, t = self.cluster.update_settings(
+            persistent=body.get("persistent") or None, transient=body.get("transient") or None
+        )
+        return self.respond(
+            request,
+            {
+                "acknowledged": True,
+                "persistent": self._render_settings(p, flat_settings),
+                "transient": self._render_settings(t, flat_settings),
+            },
+        )
+
+    def _timeout_error(self, reason: str) -> EsError:
+        return EsError(429 if self.major >= 9 else 500, "timeout_exception", reason)
+
+    async def post_voting_exclusions(self, request: web.Request) -> web.StreamResponse:
+        q = request.query
+        names = [n for n in q.get("node_names", "").split(",") if n]
+        ids = [n for n in q.get("node_ids", "").split(",") if n]
+        if bool(names) == bool(ids):
+            raise illegal_argument("You must set [node_names] or [node_ids] but not both")
+        timeout = parse_time_value(q.get("timeout", "30s"), "timeout")
+        if timeout < 0:
+            raise illegal_argument(f"timeout [{q.get('timeout')}] must be non-negative")
+        self.cluster.add_voting_exclusions(node_names=names, node_ids=ids)
+        return self.respond(request, None)
+
+    async def delete_voting_exclusions(self, request: web.Request) -> web.StreamResponse:
+        wait = _bool_param(request, "wait_for_removal", True)
+        cl = self.cluster
+        if wait:
+            deadline = cl.clock.time() + 30.0
+            while cl.excluded_still_present():
+                if cl.is_virtual or cl.clock.time() >= deadline:
+                    pending = ", ".join(
+                        f"{{{e['node_id']}}}{{{e['node_name']}}}"
+                        for e in cl.excluded_still_present()
+                    )
+                    raise self._timeout_error(
+                        "timed out waiting for removal of nodes; if nodes should not be removed, set "
+                        f"waitForRemoval to false. [{pending}]"
+                    )
+                await asyncio.sleep(0.05)
+        cl.clear_voting_exclusions()
+        return self.respond(request, None)
+
+    async def cluster_state(self, request: web.Request) -> web.StreamResponse:
+        cl = self.cluster
+        metrics = set((request.match_info.get("metric") or "_all").split(","))
+        everything = "_all" in metrics
+        body: dict[str, Any] = {"cluster_name": cl.cluster_name, "cluster_uuid": cl.cluster_uuid}
+        master = cl.master()
+        if everything or "master_node" in metrics:
+            body["master_node"] = master.id if master else None
+        if everything or "nodes" in metrics:
+            body["nodes"] = {
+                n.id: {
+                    "name": n.name,
+                    "ephemeral_id": n.id[::-1],
+                    "transport_address": f"{n.ip}:9300",
+                    "attributes": dict(n.attributes),
+                    "roles": list(n.roles),
+                }
+                for n in cl.nodes()
+            }
+        if everything or "metadata" in metrics:
+            cfg = cl.voting_config()
+            body["metadata"] = {
+                "cluster_uuid": cl.cluster_uuid,
+                "cluster_uuid_committed": True,
+                "cluster_coordination": {
+                    "term": 1,
+                    "last_committed_config": cfg,
+                    "last_accepted_config": cfg,
+                    "voting_config_exclusions": [dict(e) for e in cl.voting_exclusions],
+                },
+            }
+        return self.respond(request, body)

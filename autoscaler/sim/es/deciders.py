@@ -1,0 +1,352 @@
+"""Allocation deciders: may this copy go to (or stay on) that node, with ES's explanations.
+
+Each decision is ``(decider, YES|NO|THROTTLE, explanation)`` in the words of the real
+decider classes (``FilterAllocationDecider``, ``DiskThresholdDecider``, ``ThrottlingAllocationDecider``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from autoscaler.sim.es.settings import SettingsMixin
+from autoscaler.sim.es.shards import (
+    _ORDER,
+    Decision,
+    Node,
+    ShardCopy,
+)
+from autoscaler.sim.es.units import (
+    _glob,
+    format_bytes,
+)
+
+
+class DecidersMixin(SettingsMixin):
+    """The deciders, as methods over the model's state."""
+
+    def _filter_match(self, node: Node, attr: str, vals: Sequence[str]) -> bool:
+        if attr == "_name":
+            cand = [node.name]
+        elif attr in ("_ip", "_host_ip", "_publish_ip"):
+            cand = [node.ip]
+        elif attr == "_host":
+            cand = [node.host, node.ip]
+        elif attr == "_id":
+            cand = [node.id]
+        elif attr == "_tier":
+            cand = list(node.roles)
+        else:
+            v = node.attributes.get(attr)
+            cand = [v] if v is not None else []
+        for pat in vals:
+            rx = _glob(pat)
+            if any(rx.match(c) for c in cand):
+                return True
+        return False
+
+    def _cluster_filter_decision(self, node: Node) -> Decision:
+        cfg = self._cfg
+        if cfg.require.attrs and not all(
+            self._filter_match(node, a, v) for a, v in cfg.require.attrs
+        ):
+            return (
+                "filter",
+                "NO",
+                "node does not match cluster setting [cluster.routing.allocation.require] "
+                f"filters [{cfg.require.describe()}]",
+            )
+        if cfg.include.attrs and not any(
+            self._filter_match(node, a, v) for a, v in cfg.include.attrs
+        ):
+            return (
+                "filter",
+                "NO",
+                "node does not match cluster setting [cluster.routing.allocation.include] "
+                f"filters [{cfg.include.describe()}]",
+            )
+        if cfg.exclude.attrs and any(self._filter_match(node, a, v) for a, v in cfg.exclude.attrs):
+            return (
+                "filter",
+                "NO",
+                "node matches cluster setting [cluster.routing.allocation.exclude] "
+                f"filters [{cfg.exclude.describe()}]",
+            )
+        return ("filter", "YES", "node passes include/exclude/require filters")
+
+    def _shutdown_decision(self, node: Node) -> Decision:
+        rec = self.shutdowns.get(node.id)
+        if rec is not None and rec["type"] in ("REMOVE", "REPLACE", "SIGTERM"):
+            return (
+                "node_shutdown",
+                "NO",
+                f"node [{node.id}] is preparing to be removed from the cluster",
+            )
+        return ("node_shutdown", "YES", "this node is not currently shutting down")
+
+    def _can_remain(self, c: ShardCopy, node: Node) -> list[Decision]:
+        out = [self._cluster_filter_decision(node), self._shutdown_decision(node)]
+        out.append(self._disk_remain_decision(node))
+        return out
+
+    def _disk_remain_decision(self, node: Node) -> Decision:
+        cfg = self._cfg
+        if not cfg.threshold_enabled:
+            return ("disk_threshold", "YES", "the disk threshold decider is disabled")
+        total = node.disk_bytes
+        used = node.used_bytes()
+        free = total - used
+        req = cfg.high.required_free(total)
+        if free < req:
+            return (
+                "disk_threshold",
+                "NO",
+                "the shard cannot remain on this node because it is above the high watermark cluster "
+                f"setting [cluster.routing.allocation.disk.watermark.high={cfg.high.raw}] and there is "
+                f"less than the required [{format_bytes(req)}] free space on node, actual free: "
+                f"[{format_bytes(free)}], actual used: [{used * 100.0 / total:.1f}%]",
+            )
+        return (
+            "disk_threshold",
+            "YES",
+            "there is enough disk on this node for the shard to remain, free: "
+            f"[{format_bytes(free)}]",
+        )
+
+    def _pin_decision(self, c: ShardCopy, node: Node, holder: str | None) -> Decision | None:
+        if (c.index, c.shard) not in self._pinned:
+            return None
+        where = holder or c.node or c.last_node or "_none_"
+        if node.name == where:
+            return None
+        return (
+            "filter",
+            "NO",
+            "node does not match index setting [index.routing.allocation.require] "
+            f'filters [_name:"{where}"]',
+        )
+
+    def _allocate_decisions(
+        self, c: ShardCopy, node: Node, *, explain: bool, source: Node | None = None
+    ) -> list[Decision]:
+        """Deciders for putting copy ``c`` on ``node`` (a new copy or a relocation from ``source``).
+
+        Without ``explain`` the list stops at the first non-YES decision.
+        """
+        cfg = self._cfg
+        out: list[Decision] = []
+
+        def add(d: Decision) -> bool:
+            out.append(d)
+            return d[1] != "YES" and not explain
+
+        primary = self._primary_of(c)
+        if (
+            not c.primary
+            and (primary is None or not primary.active)
+            and add(
+                (
+                    "replica_after_primary_active",
+                    "NO",
+                    "primary shard for this replica is not yet active",
+                )
+            )
+        ):
+            return out
+        if cfg.enable == "none":
+            enable_msg = "no allocations are allowed due to cluster setting"
+        elif cfg.enable in ("primaries", "new_primaries") and not c.primary:
+            enable_msg = "replica allocations are forbidden due to cluster setting"
+        else:
+            enable_msg = ""
+        if enable_msg and add(
+            ("enable", "NO", f"{enable_msg} [cluster.routing.allocation.enable={cfg.enable}]")
+        ):
+            return out
+        for o in self._shard_copies(c):
+            if o is c and source is None:
+                continue
+            here = o.node == node.name or o.relocating_to == node.name
+            if here:
+                if add(
+                    (
+                        "same_shard",
+                        "NO",
+                        "a copy of this shard is already allocated to this node "
+                        f"[{c.label()}, node[{node.id}], [{'P' if o.primary else 'R'}], "
+                        f"s[{o.state}], a[id={o.alloc_id}]]",
+                    )
+                ):
+                    return out
+                break
+        else:
+            if explain:
+                out.append(("same_shard", "YES", "this node does not hold a copy of this shard"))
+        fd = self._cluster_filter_decision(node)
+        if fd[1] == "YES":
+            pin = self._pin_decision(c, node, source.name if source is not None else None)
+            if pin is not None:
+                fd = pin
+        if add(fd):
+            return out
+        if add(self._shutdown_decision(node)):
+            return out
+        if cfg.threshold_enabled:
+            total = node.disk_bytes
+            used = node.reserved_bytes()
+            free = total - used
+            low_req = cfg.low.required_free(total)
+            high_req = cfg.high.required_free(total)
+            if free < low_req:
+                d: Decision = (
+                    "disk_threshold",
+                    "NO",
+                    "the node is above the low watermark cluster setting "
+                    f"[cluster.routing.allocation.disk.watermark.low={cfg.low.raw}], having less than "
+                    f"the minimum required [{format_bytes(low_req)}] free space, actual free: "
+                    f"[{format_bytes(free)}], actual used: [{used * 100.0 / total:.1f}%]",
+                )
+            elif free - c.size < high_req:
+                d = (
+                    "disk_threshold",
+                    "NO",
+                    "allocating the shard to this node will bring the node above the high watermark "
+                    f"cluster setting [cluster.routing.allocation.disk.watermark.high={cfg.high.raw}] "
+                    f"and cause it to have less than the minimum required [{format_bytes(high_req)}] "
+                    f"of free space (free: [{format_bytes(free)}], used: [{used * 100.0 / total:.1f}%], "
+                    f"estimated shard size: [{format_bytes(c.size)}])",
+                )
+            else:
+                d = (
+                    "disk_threshold",
+                    "YES",
+                    f"enough disk for shard on node, free: [{format_bytes(free)}], used: "
+                    f"[{used * 100.0 / total:.1f}%], shard size: [{format_bytes(c.size)}], free after "
+                    f"allocating shard: [{format_bytes(free - c.size)}]",
+                )
+            if add(d):
+                return out
+        limit = cfg.total_shards_per_node
+        if (
+            limit >= 0
+            and node.proj_count >= limit
+            and add(
+                (
+                    "shards_limit",
+                    "NO",
+                    f"too many shards [{node.proj_count}] allocated to this node, cluster setting "
+                    f"[cluster.routing.allocation.total_shards_per_node={limit}]",
+                )
+            )
+        ):
+            return out
+        # throttling
+        if c.primary and source is None and primary is c:
+            init = sum(
+                1 for r in self._recoveries if r.target == node.name and r.kind == "existing_store"
+            )
+            if init >= cfg.initial_primaries:
+                add(
+                    (
+                        "throttling",
+                        "THROTTLE",
+                        f"reached the limit of ongoing initial primary recoveries [{init}], cluster "
+                        "setting [cluster.routing.allocation.node_initial_primaries_recoveries="
+                        f"{cfg.initial_primaries}]",
+                    )
+                )
+                return out
+        else:
+            if node.incoming >= cfg.incoming and add(
+                (
+                    "throttling",
+                    "THROTTLE",
+                    f"reached the limit of incoming shard recoveries [{node.incoming}], cluster "
+                    "setting [cluster.routing.allocation.node_concurrent_incoming_recoveries="
+                    f"{cfg.incoming}] (can also be set via "
+                    "[cluster.routing.allocation.node_concurrent_recoveries])",
+                )
+            ):
+                return out
+            src = source
+            if src is None and primary is not None and primary.node is not None:
+                src = self._nodes.get(primary.node)
+            if (
+                src is not None
+                and src.outgoing >= cfg.outgoing
+                and add(
+                    (
+                        "throttling",
+                        "THROTTLE",
+                        f"reached the limit of outgoing shard recoveries [{src.outgoing}] on the node "
+                        f"[{src.id}] which holds the primary, cluster setting "
+                        "[cluster.routing.allocation.node_concurrent_outgoing_recoveries="
+                        f"{cfg.outgoing}] (can also be set via "
+                        "[cluster.routing.allocation.node_concurrent_recoveries])",
+                    )
+                )
+            ):
+                return out
+            if explain and out[-1][0] != "throttling":
+                out.append(
+                    (
+                        "throttling",
+                        "YES",
+                        "below shard recovery limit of [" + str(cfg.incoming) + "]",
+                    )
+                )
+        return out
+
+    @staticmethod
+    def _verdict(decisions: Sequence[Decision]) -> str:
+        worst = "YES"
+        for _, dec, _ in decisions:
+            if _ORDER[dec] > _ORDER[worst]:
+                worst = dec
+        return worst
+
+    def _rebalance_blockers(self) -> list[Decision]:
+        cfg = self._cfg
+        out: list[Decision] = []
+        if cfg.rebalance_enable == "none":
+            out.append(
+                (
+                    "enable",
+                    "NO",
+                    "no rebalancing is allowed due to cluster setting [cluster.routing.rebalance.enable=none]",
+                )
+            )
+        if cfg.allow_rebalance != "always":
+            blocked = False
+            for c in self._unassigned:
+                if cfg.allow_rebalance == "indices_all_active" or c.primary:
+                    blocked = True
+                    break
+            if not blocked:
+                for r in self._recoveries:
+                    if not r.relocation and (
+                        cfg.allow_rebalance == "indices_all_active" or r.copy.primary
+                    ):
+                        blocked = True
+                        break
+            if blocked:
+                what = (
+                    "replicas" if cfg.allow_rebalance == "indices_all_active" else "primary shards"
+                )
+                out.append(
+                    (
+                        "rebalance_only_when_active",
+                        "NO",
+                        f"rebalancing is not allowed until all {what} in the cluster are active",
+                    )
+                )
+        if self._rebalancing >= cfg.concurrent_rebalance:
+            out.append(
+                (
+                    "concurrent_rebalance",
+                    "THROTTLE",
+                    f"reached the limit of concurrently rebalancing shards [{self._rebalancing}], cluster "
+                    "setting [cluster.routing.allocation.cluster_concurrent_rebalance="
+                    f"{cfg.concurrent_rebalance}]",
+                )
+            )
+        return out

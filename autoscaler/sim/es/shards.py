@@ -1,0 +1,158 @@
+"""The model's objects: nodes, shard copies, recoveries, index state, decider decisions.
+
+Plain mutable records the allocator, health and explain code share; no behaviour beyond
+derived byte counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+UNASSIGNED = "UNASSIGNED"
+
+
+INITIALIZING = "INITIALIZING"
+
+
+STARTED = "STARTED"
+
+
+RELOCATING = "RELOCATING"
+
+
+DATA_ROLES = frozenset(
+    {"data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen"}
+)
+
+
+@dataclass(eq=False)
+class Recovery:
+    copy: ShardCopy
+    kind: str  # "peer" | "existing_store" | "empty_store"
+    source: str | None
+    target: str
+    total: int
+    started_at: float
+    relocation: bool = False
+    rebalance: bool = False
+    done: float = 0.0
+    stopped_at: float | None = None
+
+
+@dataclass(eq=False)
+class ShardCopy:
+    index: str
+    shard: int
+    primary: bool
+    size: int
+    docs: int
+    alloc_id: str
+    state: str = UNASSIGNED
+    node: str | None = None
+    relocating_to: str | None = None
+    recovery: Recovery | None = None
+    last_recovery: Recovery | None = None
+    unassigned_reason: str | None = "INDEX_CREATED"
+    unassigned_at: float = 0.0
+    unassigned_details: str | None = None
+    delayed_until: float = 0.0
+    last_node: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in (STARTED, RELOCATING)
+
+    def label(self) -> str:
+        return f"[{self.index}][{self.shard}]"
+
+
+@dataclass(eq=False)
+class Node:
+    name: str
+    id: str
+    roles: tuple[str, ...]
+    disk_bytes: int
+    heap_bytes: int
+    ip: str
+    join_seq: int
+    joined_at: float
+    attributes: dict[str, str]
+    copies: set[ShardCopy] = field(default_factory=set)
+    incoming_relocs: set[ShardCopy] = field(default_factory=set)
+    in_recs: list[Recovery] = field(default_factory=list)  # active recoveries targeting this node
+    index_counts: Counter[str] = field(default_factory=Counter)
+    data_bytes: int = 0
+    incoming: int = 0
+    outgoing: int = 0
+    reloc_out: int = 0
+
+    @property
+    def is_data(self) -> bool:
+        return bool(DATA_ROLES.intersection(self.roles))
+
+    @property
+    def host(self) -> str:
+        return self.ip
+
+    @property
+    def proj_count(self) -> int:
+        return len(self.copies) - self.reloc_out + len(self.incoming_relocs)
+
+    def base_used(self) -> int:
+        return self.disk_bytes // 100
+
+    def used_bytes(self) -> int:
+        inc = 0
+        for rec in self.in_recs:
+            inc += int(rec.done)
+        return self.base_used() + self.data_bytes + inc
+
+    def reserved_bytes(self) -> int:
+        """Used + what incoming recoveries will still write (ES reserves it)."""
+        extra = 0
+        for rec in self.in_recs:
+            extra += rec.copy.size
+        return self.base_used() + self.data_bytes + extra
+
+    @property
+    def active_count(self) -> int:
+        """Copies here that serve requests (STARTED or RELOCATING away)."""
+        return len(self.copies) - (self.incoming - len(self.incoming_relocs))
+
+
+@dataclass(eq=False)
+class IndexState:
+    name: str
+    uuid: str
+    primaries: int
+    replicas: int
+    shard_size: int
+    created_at: float
+    shards: list[list[ShardCopy]]
+
+
+Decision = tuple[str, str, str]  # (decider, "YES"|"NO"|"THROTTLE", explanation)
+
+
+_ORDER = {"YES": 0, "THROTTLE": 1, "NO": 2}
+
+
+def _role_abbrev(roles: Iterable[str]) -> str:
+    letters = {
+        "data_cold": "c",
+        "data": "d",
+        "data_frozen": "f",
+        "data_hot": "h",
+        "ingest": "i",
+        "ml": "l",
+        "master": "m",
+        "remote_cluster_client": "r",
+        "data_content": "s",
+        "transform": "t",
+        "voting_only": "v",
+        "data_warm": "w",
+    }
+    s = "".join(sorted(letters[r] for r in roles if r in letters))
+    return s or "-"
