@@ -23,6 +23,7 @@ from autoscaler.core.policy import (
     Policy,
     ScaleRule,
 )
+from autoscaler.core.preflight import disk_reason, projected_disk_from_percent
 from autoscaler.core.windows import sustained
 
 Direction = Literal["up", "down"]
@@ -238,6 +239,28 @@ def cooldown_remaining(rule: ScaleRule, *, last_confirmed_at: float | None, now:
     return max(0.0, last_confirmed_at + rule.cooldown - now)
 
 
+DISK_KEY = ("disk", "avg")
+"""The observation the disk rule reads (issue 8 §2: ``disk.avg × N ÷ (N − step)``)."""
+
+
+def _disk_rule(
+    policy: Policy, observations: Observations, *, current: int, target: int, ctx: _Ctx
+) -> Reason | None:
+    """``safety.maxDiskPercentAfterScaleDown`` as an engine rule, whenever ``disk.avg`` is
+    observed: hold a scale-down whose remaining nodes would exceed the limit (the arithmetic
+    lives in ``core/preflight.py``, shared with the operation's preflight). No disk series at
+    all → no rule here (the operation's preflight still checks bytes); a stale one → hold."""
+    latest = observations.get(DISK_KEY).latest(ctx.now)
+    if latest is None:
+        return None
+    at, avg = latest
+    if ctx.now - at > ctx.staleness:
+        return Reason("stale_data", "down", metric_key_name(DISK_KEY), detail="no fresh sample")
+    projected = projected_disk_from_percent(disk_avg_percent=avg, current=current, remaining=target)
+    why = disk_reason(projected, policy.safety.maxDiskPercentAfterScaleDown)
+    return Reason("unsafe", "down", detail=why) if why else None
+
+
 def decide(
     policy: Policy,
     observations: Observations,
@@ -329,6 +352,11 @@ def decide(
                 detail=f"only {state.observed_nodes} of {current} nodes observed",
             ),
         )
+
+    if direction == "down":
+        disk = _disk_rule(policy, observations, current=current, target=target, ctx=ctx)
+        if disk is not None:
+            return hold(*reasons, disk)
 
     if rule is not None:
         remaining = cooldown_remaining(rule, last_confirmed_at=state.last_confirmed_at, now=now)

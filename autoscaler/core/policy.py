@@ -467,6 +467,18 @@ class Policy(_Model):
         keys = [leaf.key for leaf in self.leaves() if isinstance(leaf, MetricCondition)]
         return list(dict.fromkeys(keys))
 
+    def sets_disk_limit(self) -> bool:
+        """Whether the file sets ``safety.maxDiskPercentAfterScaleDown`` (not only the default)."""
+        return "maxDiskPercentAfterScaleDown" in self.safety.model_fields_set
+
+    def observed_keys(self) -> list[tuple[str, str]]:
+        """What to poll for this policy: its conditions' keys, plus ``disk.avg`` when it has a
+        scale-down and sets the disk limit, so the engine's disk rule has its observation."""
+        keys = self.metric_keys()
+        if self.scaleDown is not None and self.sets_disk_limit() and ("disk", "avg") not in keys:
+            keys.append(("disk", "avg"))
+        return keys
+
     def alert_conditions(self) -> list[AlertCondition]:
         return [leaf for leaf in self.leaves() if isinstance(leaf, AlertCondition)]
 
@@ -752,7 +764,8 @@ def _overlap(
 
 
 def lint_policy(policy: Policy) -> list[tuple[str, str]]:
-    """Warnings ``(field, text)`` for a valid policy: overlapping directions, no target."""
+    """Warnings ``(field, text)`` for a valid policy: overlapping directions, a disk limit
+    without a disk metric, no target."""
     out: list[tuple[str, str]] = []
     if policy.scaleUp and policy.scaleDown:
         for up in _dnf(policy.scaleUp.when):
@@ -771,6 +784,16 @@ def lint_policy(policy: Policy) -> list[tuple[str, str]]:
                         )
                     )
                     return out
+    reads_disk = any(metric == "disk" for metric, _ in policy.metric_keys())
+    if policy.scaleDown is not None and policy.sets_disk_limit() and not reads_disk:
+        out.append(
+            (
+                "safety",
+                "safety.maxDiskPercentAfterScaleDown is set but no condition reads a disk "
+                "metric: the service polls disk.avg for it, a backtest applies it only "
+                "when the CSV has a disk.avg column",
+            )
+        )
     if policy.target is None and policy.mode == "active":
         out.append(("target", "no target: decisions are recorded but nothing is scaled"))
     return out

@@ -75,12 +75,12 @@ class TierSubscription:
     @staticmethod
     def for_policy(policy: Policy) -> TierSubscription:
         """The subscription of a policy: its ``nodes`` selector and every metric key its
-        ``scaleUp``/``scaleDown`` conditions read."""
+        ``scaleUp``/``scaleDown`` conditions read (plus ``disk.avg`` for the disk rule)."""
         return TierSubscription(
             policy.name,
             tuple(policy.nodes.roles),
             policy.nodes.namePattern,
-            frozenset(policy.metric_keys()),
+            frozenset(policy.observed_keys()),
         )
 
 

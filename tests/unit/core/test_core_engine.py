@@ -102,6 +102,60 @@ def test_scale_up_does_not_need_every_node_observed(make_policy, hot) -> None:
     assert (d.action, d.to_replicas) == ("scale_up", 4)
 
 
+@pytest.mark.parametrize(
+    ("replicas", "disk_avg", "limit", "unsafe"),
+    [
+        # the case: 2 nodes at 80 %, limit 75 → 1 node would hold 160 %
+        (2, 80.0, 75, "disk projection 160% > 75%"),
+        (4, 61.5, 75, "disk projection 82% > 75%"),
+        (3, 50.0, 75, None),  # exactly at the limit (50 × 3 ÷ 2 = 75) is allowed
+        (4, 50.0, 75, None),  # 66.7 % ≤ 75
+        (4, 50.0, 60, "disk projection 66.7% > 60%"),
+    ],
+)
+def test_scale_down_is_unsafe_when_the_disk_projection_exceeds_the_limit(
+    make_policy, make_obs, replicas: int, disk_avg: float, limit: float, unsafe: str | None
+) -> None:
+    policy = make_policy(replicas={"min": 1}, safety={"maxDiskPercentAfterScaleDown": limit})
+    obs = make_obs({"cpu.max": lambda t: 20, "disk.avg": lambda t: disk_avg}, end=3600)
+    d = run(policy, obs, now=600, replicas=replicas)
+    if unsafe is None:
+        assert (d.action, d.to_replicas) == ("scale_down", replicas - 1)
+    else:
+        assert d.action == "none"
+        assert d.reasons == (
+            Reason("sustained", "down", DOWN),
+            Reason("unsafe", "down", detail=unsafe),
+        )
+        assert str(d.reasons[-1]) == f"unsafe(down; {unsafe})"
+
+
+def test_disk_rule_uses_the_default_limit_when_disk_is_observed(make_policy, make_obs) -> None:
+    obs = make_obs({"cpu.max": lambda t: 20, "disk.avg": lambda t: 60}, end=3600)
+    d = run(make_policy(), obs, now=600, replicas=4)  # 60 × 4 ÷ 3 = 80 > default 75
+    assert d.reasons[-1] == Reason("unsafe", "down", detail="disk projection 80% > 75%")
+
+
+def test_disk_rule_needs_a_disk_observation(make_policy, idle) -> None:
+    d = run(make_policy(safety={"maxDiskPercentAfterScaleDown": 10}), idle, now=600, replicas=4)
+    assert (d.action, d.to_replicas) == ("scale_down", 3)
+
+
+def test_disk_rule_holds_on_a_stale_disk_sample(make_policy, make_obs) -> None:
+    obs = make_obs(
+        {"cpu.max": lambda t: 20, "disk.avg": lambda t: 10 if t < 300 else None}, end=3600
+    )
+    d = run(make_policy(), obs, now=600, replicas=4)
+    assert d.action == "none"
+    assert d.reasons[-1] == Reason("stale_data", "down", "disk.avg", detail="no fresh sample")
+
+
+def test_disk_rule_does_not_hold_a_scale_up(make_policy, make_obs) -> None:
+    obs = make_obs({"cpu.avg": lambda t: 90, "disk.avg": lambda t: 99}, end=3600)
+    d = run(make_policy(), obs, now=300, replicas=3)
+    assert (d.action, d.to_replicas) == ("scale_up", 4)
+
+
 def test_all_of_needs_every_child_and_reports_the_conjunction(make_policy, make_obs) -> None:
     when = {
         "all": [
