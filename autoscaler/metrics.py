@@ -65,6 +65,22 @@ class Metrics:
             "Alerts currently firing (received, not resolved, not expired).",
             registry=r,
         )
+        self.alerts_ignored = Counter(
+            "esas_alerts_ignored_total",
+            "Alerts received that no policy's alert condition matches (not remembered).",
+            registry=r,
+        )
+        self.alerts_dropped = Counter(
+            "esas_alerts_dropped_total",
+            "Remembered alerts evicted, least recently heard first, because the alert book "
+            "was at capacity.",
+            registry=r,
+        )
+        self.alert_book_size = Gauge(
+            "esas_alert_book_size",
+            "Alerts remembered (firing, resolved or expired, not yet pruned).",
+            registry=r,
+        )
         self.replicas_current = Gauge(
             "esas_replicas_current",
             "Current replicas of a policy's target.",

@@ -81,8 +81,35 @@ async def list_decisions(request: web.Request) -> web.Response:
     return _json({"decisions": out})
 
 
+ALERT_STATES = ("firing", "resolved", "expired")
+
+
 async def list_alerts(request: web.Request) -> web.Response:
-    return _json({"alerts": request.app[RUNTIME].alerts_view()})
+    """One page of remembered alerts: ``limit`` (1–10000, default 1000), ``after`` (the
+    previous page's ``next``), ``state`` (firing, resolved, expired), ``policy``."""
+    rt = request.app[RUNTIME]
+    raw_limit = request.query.get("limit", "1000")
+    try:
+        limit = int(raw_limit)
+        if not 1 <= limit <= 10_000:
+            raise ValueError
+    except ValueError:
+        return _json(
+            {"error": f"limit must be an integer from 1 to 10000, got {raw_limit[:50]!r}"},
+            status=400,
+        )
+    state = request.query.get("state")
+    if state is not None and state not in ALERT_STATES:
+        return _json(
+            {"error": f"state must be one of {', '.join(ALERT_STATES)}, got {state[:50]!r}"},
+            status=400,
+        )
+    policy = request.query.get("policy")
+    if policy is not None and policy not in rt.policies:
+        return _json({"error": f"no policy named {policy[:100]!r}"}, status=404)
+    return _json(
+        rt.alerts_view(limit=limit, after=request.query.get("after"), state=state, policy=policy)
+    )
 
 
 def build_app(

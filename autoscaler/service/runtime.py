@@ -3,7 +3,9 @@
 This is the imperative shell around ``core.engine.decide``: it keeps each policy's
 observations, the alert book and the decision log, reads "now" once per event from the
 injected clock, asks the engine, and records what it said (log line, metrics, decision log).
-Acting on decisions is not wired yet: every policy runs as ``dry-run`` unless ``paused``.
+An ``active`` decision is handed to the ``Actuator`` (the operations runner), which owns
+the target while its operation runs; the runtime only sees whether one is running and when
+the last one was confirmed.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import Gauge
 
-from autoscaler.core.alerts import AlertBook, WebhookPayload
+from autoscaler.core.alerts import AlertState, AlertStore, WebhookPayload
 from autoscaler.core.engine import Decision, TargetState, cooldown_remaining, decide
 from autoscaler.core.observations import MetricKey, Observations
 from autoscaler.core.policy import (
+    AlertCondition,
     LoadedPolicy,
     Policy,
 )
@@ -62,9 +65,32 @@ def _same_tier(a: Policy, b: Policy) -> bool:
     return a.elasticsearch == b.elasticsearch and a.nodes == b.nodes and a.target == b.target
 
 
-def effective(policy: Policy) -> Policy:
-    """The policy as this service version runs it: acting is not wired yet, so dry-run."""
-    if policy.mode == "active":
+class Actuator(Protocol):
+    """What the runtime needs from the operations runner (``service.serve`` adapts it)."""
+
+    def can_act(self, policy: Policy) -> bool:
+        """Whether an ``active`` policy's target can be acted on by this service version."""
+        ...
+
+    def target_state(self, policy: Policy) -> tuple[bool, float | None]:
+        """(an operation is running on the policy's target, its last confirmation)."""
+        ...
+
+    def operation_view(self, policy: Policy) -> dict[str, Any] | None:
+        """The running operation of the policy's target, in the ``/api/v1/operations`` shape."""
+        ...
+
+    def act(self, decision: Decision) -> None:
+        """Start the operation a decision asks for (asynchronously; may decline)."""
+        ...
+
+
+def effective(policy: Policy, *, can_act: bool = False, paused: bool = False) -> Policy:
+    """The policy as this service runs it: ``paused`` by the API wins; ``active`` runs as
+    dry-run where nothing can act on its target (no runner, or a target kind not wired)."""
+    if paused and policy.mode != "paused":
+        return policy.model_copy(update={"mode": "paused"})
+    if policy.mode == "active" and not can_act:
         return policy.model_copy(update={"mode": "dry-run"})
     return policy
 
@@ -77,13 +103,29 @@ class Runtime:
     clock: Callable[[], float]
     alert_ttl: float
     decision_log_size: int = 1000
+    alert_capacity: int = 10_000
     policies: dict[str, PolicyRuntime] = field(default_factory=dict)
-    alerts: AlertBook = field(default_factory=AlertBook)
+    alerts: AlertStore = field(init=False)
     decisions: deque[Decision] = field(init=False)
     _series: dict[str, set[tuple[Gauge, tuple[str, ...]]]] = field(init=False, default_factory=dict)
+    # alertname -> (policy, condition) of every alert condition; policy -> its alertnames
+    _conditions: dict[str, list[tuple[str, AlertCondition]]] = field(
+        init=False, default_factory=dict
+    )
+    _alert_names: dict[str, frozenset[str]] = field(init=False, default_factory=dict)
+    _dirty: set[str] = field(init=False, default_factory=set)
+    actuator: Actuator | None = None
+    paused: set[str] = field(default_factory=set)
+    """Policies paused through ``POST /api/v1/policies/{name}/pause``."""
 
     def __post_init__(self) -> None:
         self.decisions = deque(maxlen=self.decision_log_size)
+        self.alerts = AlertStore(capacity=self.alert_capacity, keep=self._matchable)
+        # computed when scraped: alerts also stop firing by expiring, without any webhook
+        self.metrics.active_alerts.set_function(
+            lambda: self.alerts.firing_count(now=self.clock(), ttl=self.alert_ttl)
+        )
+        self.metrics.alert_book_size.set_function(lambda: len(self.alerts))
 
     # -- policies ---------------------------------------------------------------------------
 
@@ -107,6 +149,22 @@ class Runtime:
         for gone in set(self.policies) - set(new):
             self._forget_metrics(gone)
         self.policies = new
+        self._index_alert_conditions()
+
+    def _index_alert_conditions(self) -> None:
+        self._conditions = {}
+        self._alert_names = {}
+        for name, rt in self.policies.items():
+            conds = rt.policy.alert_conditions()
+            self._alert_names[name] = frozenset(c.alert for c in conds)
+            for c in conds:
+                self._conditions.setdefault(c.alert, []).append((name, c))
+        self._dirty &= set(self.policies)
+        self.alerts.retain(self._matchable)
+
+    def _matchable(self, labels: Mapping[str, str]) -> bool:
+        """Whether some policy's alert condition matches these labels (worth remembering)."""
+        return any(c.matches(labels) for _, c in self._conditions.get(labels["alertname"], ()))
 
     def _gauge(self, gauge: Gauge, policy: str, *labels: str) -> Gauge:
         """``gauge.labels(policy, *labels)``, remembered so a removed policy's series can go."""
@@ -157,18 +215,49 @@ class Runtime:
             self._gauge(self.metrics.replicas_current, name).set(replicas)
 
     def apply_webhook(self, payload: WebhookPayload) -> list[str]:
-        """Fold a webhook into the alert book; return the policies whose alert conditions it touches."""
+        """Fold a webhook into the alert book in O(alerts in the payload); mark the policies
+        whose alert conditions it touches dirty (``flush`` evaluates them) and return them."""
         now = self.clock()
-        self.alerts = self.alerts.apply(payload, received_at=now).pruned(
-            now=now, ttl=self.alert_ttl
-        )
-        self.metrics.active_alerts.set(len(self.alerts.firing(now=now, ttl=self.alert_ttl)))
-        touched = []
-        for name, rt in self.policies.items():
-            conds = rt.policy.alert_conditions()
-            if any(c.matches(a.labels) for c in conds for a in payload.alerts):
-                touched.append(name)
-        return touched
+        result = self.alerts.apply(payload, received_at=now)
+        self.alerts.prune(now=now, ttl=self.alert_ttl)
+        if result.ignored:
+            self.metrics.alerts_ignored.inc(result.ignored)
+        if result.dropped:
+            self.metrics.alerts_dropped.inc(result.dropped)
+        touched: set[str] = set()
+        for a in payload.alerts:
+            for name, cond in self._conditions.get(a.labels["alertname"], ()):
+                if name not in touched and cond.matches(a.labels):
+                    touched.add(name)
+        self._dirty |= touched
+        return sorted(touched)
+
+    def restore_alerts(self, states: Iterable[AlertState]) -> list[str]:
+        """Alerts learnt elsewhere (Alertmanager's API at start-up): taken like a webhook's."""
+        touched: set[str] = set()
+        for state in states:
+            taken, evicted = self.alerts.put(state)
+            if evicted:
+                self.metrics.alerts_dropped.inc(evicted)
+            if taken:
+                touched |= {
+                    n for n, c in self._conditions.get(state.name, ()) if c.matches(state.labels)
+                }
+        self._dirty |= touched
+        return sorted(touched)
+
+    @property
+    def pending(self) -> set[str]:
+        """Policies with alert changes not evaluated yet."""
+        return set(self._dirty)
+
+    def flush(self) -> list[Decision]:
+        """One evaluation pass over the dirty policies (a burst of webhooks costs one)."""
+        if not self._dirty:
+            return []
+        names = sorted(self._dirty)
+        self._dirty.clear()
+        return self.evaluate_all(names)
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -177,11 +266,15 @@ class Runtime:
         if rt is None:
             return None
         at = self.clock() if now is None else now
-        policy = effective(rt.policy)
-        decision = decide(
-            policy, rt.observations, self.alerts, rt.state(), at, alert_ttl=self.alert_ttl
-        )
+        self._dirty.discard(name)
+        policy = self.effective(rt)
+        if self.actuator is not None:
+            rt.operation_in_progress, rt.last_confirmed_at = self.actuator.target_state(rt.policy)
+        book = self.alerts.book(self._alert_names.get(name, ()))
+        decision = decide(policy, rt.observations, book, rt.state(), at, alert_ttl=self.alert_ttl)
         rt.last_decision = decision
+        if decision.act and decision.action != "none" and self.actuator is not None:
+            self.actuator.act(decision)
         self._export(decision, rt)
         if self._worth_recording(decision, rt.last_recorded):
             rt.last_recorded = decision
@@ -198,10 +291,13 @@ class Runtime:
             )
         return decision
 
+    def effective(self, rt: PolicyRuntime) -> Policy:
+        can_act = self.actuator is not None and self.actuator.can_act(rt.policy)
+        return effective(rt.policy, can_act=can_act, paused=rt.policy.name in self.paused)
+
     def evaluate_all(self, names: Iterable[str] | None = None) -> list[Decision]:
         now = self.clock()
-        # alerts also stop firing by expiring, without any webhook: keep the gauge honest
-        self.metrics.active_alerts.set(len(self.alerts.firing(now=now, ttl=self.alert_ttl)))
+        self.alerts.prune(now=now, ttl=self.alert_ttl)
         out = []
         for name in list(names if names is not None else self.policies):
             d = self.evaluate(name, now=now)
@@ -244,6 +340,7 @@ class Runtime:
     # -- views ------------------------------------------------------------------------------
 
     def policy_view(self, name: str) -> dict[str, Any]:
+        self.flush()  # a reader sees every webhook accepted so far
         rt = self.policies[name]
         p = rt.policy
         now = self.clock()
@@ -280,7 +377,8 @@ class Runtime:
             "name": name,
             "file": rt.loaded.file,
             "mode": p.mode,
-            "effectiveMode": effective(p).mode,
+            "effectiveMode": self.effective(rt).mode,
+            "paused": name in self.paused,
             "summary": p.describe(),
             "target": p.target.describe() if p.target else None,
             "replicas": {
@@ -302,30 +400,64 @@ class Runtime:
             "conditions": conditions,
             "cooldownRemainingSeconds": cooldown,
             "lastDecision": decision_view(d) if d else None,
+            "operation": self.actuator.operation_view(p) if self.actuator else None,
         }
 
-    def alerts_view(self) -> list[dict[str, Any]]:
-        """Every alert the service remembers, with the state the engine sees it in."""
+    def alerts_view(
+        self,
+        *,
+        limit: int = 1000,
+        after: str | None = None,
+        state: str | None = None,
+        policy: str | None = None,
+    ) -> dict[str, Any]:
+        """Remembered alerts with the state the engine sees them in, one page at a time.
+
+        Sorted by (alertname, fingerprint); ``next`` is the cursor (``after``) of the next
+        page, None on the last. ``state`` (firing, resolved, expired) and ``policy`` (alerts
+        that policy's conditions match) filter; ``total`` counts every match.
+        """
         now = self.clock()
-        firing = {a.fingerprint for a in self.alerts.firing(now=now, ttl=self.alert_ttl)}
-        expired = {a.fingerprint for a in self.alerts.expired(now=now, ttl=self.alert_ttl)}
-        out = []
-        for a in sorted(self.alerts.alerts.values(), key=lambda a: (a.name, a.fingerprint)):
-            state: str = "firing" if a.fingerprint in firing else a.status
-            if a.fingerprint in expired:
-                state = "expired"
-            out.append(
+        if policy is not None:
+            conds = [c for pairs in self._conditions.values() for n, c in pairs if n == policy]
+            names = self._alert_names.get(policy, frozenset())
+            pool = [
+                a
+                for a in self.alerts.book(names).alerts.values()
+                if any(c.matches(a.labels) for c in conds)
+            ]
+        else:
+            pool = list(self.alerts.values())
+        rows = []
+        for a in pool:
+            shown = self._alert_state(a, now)
+            if state is None or shown == state:
+                rows.append((f"{a.name}/{a.fingerprint}", a, shown))
+        rows.sort(key=lambda r: r[0])
+        rows_after = rows if after is None else [r for r in rows if r[0] > after]
+        page = rows_after[:limit]
+        more = len(rows_after) > limit
+        return {
+            "alerts": [
                 {
                     "fingerprint": a.fingerprint,
                     "alertname": a.name,
                     "labels": dict(a.labels),
-                    "state": state,
+                    "state": shown,
                     "startsAt": a.starts_at,
                     "receivedAt": a.received_at,
                     "expiresAt": a.received_at + self.alert_ttl if a.status == "firing" else None,
                 }
-            )
-        return out
+                for _, a, shown in page
+            ],
+            "total": len(rows),
+            "next": page[-1][0] if more and page else None,
+        }
+
+    def _alert_state(self, a: AlertState, now: float) -> str:
+        if a.status != "firing":
+            return a.status
+        return "expired" if now - a.received_at > self.alert_ttl else "firing"
 
 
 def decision_view(d: Decision) -> dict[str, Any]:

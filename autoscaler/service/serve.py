@@ -37,6 +37,9 @@ from autoscaler.targets.statefulset import StatefulSetReplicas, make_api_client
 
 log = logging.getLogger("autoscaler.service")
 
+EVAL_TICK = 0.05
+"""Seconds between two evaluation passes triggered by webhooks while they keep coming."""
+
 
 @dataclass
 class _ClusterGroup:
@@ -78,6 +81,8 @@ class Service:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
+        self._eval_pending = False
+        self._last_eval = float("-inf")
         self.address: tuple[str, int] | None = None
 
     # -- policies -----------------------------------------------------------------------------
@@ -261,17 +266,41 @@ class Service:
     # -- webhook ------------------------------------------------------------------------------
 
     async def on_webhook(self, payload: WebhookPayload) -> None:
+        """Fold the alerts in (O(payload)) and schedule one evaluation pass for the burst."""
         touched = self.runtime.apply_webhook(payload)
-        log.info(
-            "webhook_accepted",
-            extra=fields(
-                status=payload.status,
-                alerts=len(payload.alerts),
-                group=payload.groupLabels,
-                evaluated=touched,
-            ),
-        )
-        self.runtime.evaluate_all(touched)
+        if log.isEnabledFor(logging.DEBUG):  # per request: DEBUG; decisions log at INFO
+            log.debug(
+                "webhook_accepted",
+                extra=fields(
+                    status=payload.status,
+                    alerts=len(payload.alerts),
+                    group=payload.groupLabels,
+                    dirty=touched,
+                ),
+            )
+        if touched:
+            self._schedule_evaluation()
+
+    def _schedule_evaluation(self) -> None:
+        """Evaluate dirty policies at once when idle, else at most once per ``EVAL_TICK``
+        (an alert storm costs one pass per tick, not one per webhook). Views flush first."""
+        if self._eval_pending:
+            return
+        self._eval_pending = True
+        loop = asyncio.get_running_loop()
+        wait = self._last_eval + EVAL_TICK - loop.time()
+        if wait > 0:
+            loop.call_later(wait, self._run_evaluation)
+        else:
+            loop.call_soon(self._run_evaluation)
+
+    def _run_evaluation(self) -> None:
+        self._eval_pending = False
+        self._last_eval = asyncio.get_running_loop().time()
+        try:
+            self.runtime.flush()
+        except Exception:  # a bug in one pass must not stop later ones
+            log.exception("evaluation_failed")
 
     # -- lifecycle ----------------------------------------------------------------------------
 

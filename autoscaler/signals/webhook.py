@@ -20,12 +20,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 from aiohttp import hdrs, web
 
 from autoscaler.core.alerts import PayloadError, WebhookPayload, parse_webhook
@@ -49,6 +50,8 @@ WebhookHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _REALM: Final = "es-autoscaler"
 _MAX_PROBLEMS: Final = 20  # a body with 10 000 broken alerts must not get a 10 000-line answer
 _MAX_PROBLEM_CHARS: Final = 300
+_JSON: Final = "application/json"
+_LOG_EVERY: Final = 60.0  # seconds between two INFO lines about rejections of one reason
 _OFFLOAD_BYTES: Final = 64 * 1024  # parse bodies above this in a thread: keep the loop responsive
 
 
@@ -229,25 +232,19 @@ def _bounded(problems: Sequence[str]) -> list[str]:
     return out
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _decode(body: bytes) -> WebhookPayload:
     """Body bytes → payload; raises _Reject (400/422) for anything a sender got wrong."""
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise _Reject(
-            400, "json", "body is not valid UTF-8", problems=[f"byte {e.start}: {e.reason}"]
-        ) from None
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise _Reject(
-            400, "json", "body is not valid JSON", problems=["nested too deeply"]
-        ) from None
-    except ValueError as e:  # JSONDecodeError, NaN/Infinity, over-long integers
+        # orjson (issue 10): strict RFC 8259 — no NaN/Infinity, integers within 64 bits,
+        # nesting ≤ 1024, UTF-8 validated — and several times faster than the stdlib.
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as u:
+            raise _Reject(
+                400, "json", "body is not valid UTF-8", problems=[f"byte {u.start}: {u.reason}"]
+            ) from None
         raise _Reject(400, "json", "body is not valid JSON", problems=[str(e)]) from None
     try:
         return parse_webhook(data)
@@ -328,10 +325,20 @@ def webhook_handler(
 
     def respond(status: int, reason: str, body: dict[str, Any]) -> web.Response:
         metrics.webhook_requests.labels(code=str(status), reason=reason).inc()
-        return web.json_response(body, status=status)
+        return web.Response(body=orjson.dumps(body), status=status, content_type=_JSON)
+
+    last_logged: dict[str, float] = {}
 
     def reject(r: _Reject, request: web.Request) -> web.Response:
-        log.info(
+        # Counted per request in metrics; logged at INFO once a minute per reason, else DEBUG
+        # (a misconfigured sender must not flood the log).
+        now = time.monotonic()
+        level = logging.DEBUG
+        if now - last_logged.get(r.reason, float("-inf")) >= _LOG_EVERY:
+            last_logged[r.reason] = now
+            level = logging.INFO
+        log.log(
+            level,
             "webhook_rejected",
             extra={
                 "fields": {
