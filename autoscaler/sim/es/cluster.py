@@ -76,14 +76,26 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin):
         disk_bytes: int = 500 * 2**30,
         heap_bytes: int = 4 * 2**30,
         attributes: Mapping[str, str] | None = None,
+        node_id: str | None = None,
+        ip: str | None = None,
     ) -> None:
-        """A node joins now. Before the first ``step`` the data set is laid out at once."""
+        """A node joins now. Before the first ``step`` the data set is laid out at once.
+
+        ``node_id``: the persistent node id kept in the node's data path (the twin derives it
+        from the pod's PersistentVolumeClaim). A name that comes back with an id never seen
+        before has an empty data path: copies last held under that name are not on its disk.
+        ``ip``: the node's publish address (the twin passes the pod IP).
+        """
         if name in self._nodes:
             raise ValueError(f"node [{name}] is already in the cluster")
         now = self._now()
         seq = self._join_seq
         self._join_seq += 1
-        node_id = _b64id("node", self.seed, name)
+        if node_id is not None and node_id not in self._seen_node_ids:
+            for c in self._copies:
+                if c.last_node == name and c.node != name:
+                    c.last_node = f"{name}[data path wiped]"  # no node will ever hold this name
+        node_id = node_id or _b64id("node", self.seed, name)
         attrs = {"xpack.installed": "true"}
         if self.major < 8:
             attrs.update(
@@ -101,7 +113,7 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin):
             roles=tuple(sorted(roles)),
             disk_bytes=disk_bytes,
             heap_bytes=heap_bytes,
-            ip=f"10.0.{seq // 250}.{seq % 250 + 4}",
+            ip=ip or f"10.0.{seq // 250}.{seq % 250 + 4}",
             join_seq=seq,
             joined_at=now,
             attributes=attrs,
@@ -118,6 +130,8 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin):
             self._layout_pending = True
         self._dirty = True
         self._shares_dirty = True
+        self._departed_names.pop(node_id, None)
+        self._coordinate()
 
     def remove_node(self, name: str, *, reason: str = "left") -> None:
         """A node leaves; its copies are lost (replicas promoted, missing copies unassigned)."""
@@ -161,6 +175,8 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin):
         self._shares_dirty = True
         if not self._started:
             self._layout_pending = True
+        self._departed_names[node.id] = name
+        self._coordinate()
 
     def crash_node(self, name: str) -> None:
         self.remove_node(name, reason="crashed")
@@ -240,7 +256,9 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin):
                     finished.append(rec)
             for rec in finished:
                 self._finish(rec, now)
-        if self._dirty or now - self._last_reroute >= _REROUTE_INTERVAL_S:
+        # without an elected master nothing is allocated (the master runs the allocator)
+        master = self._master_id is not None
+        if master and (self._dirty or now - self._last_reroute >= _REROUTE_INTERVAL_S):
             self._reroute()
         if self._shares_dirty:
             self._recompute_shares()
@@ -337,6 +355,11 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin):
                 "transient": dict(self.transient),
             },
             "voting_config_exclusions": [dict(e) for e in self.voting_exclusions],
+            "master": master.name if (master := self.master()) is not None else None,
+            "voting_config": sorted(
+                self._nodes_by_id[i].name if i in self._nodes_by_id else i
+                for i in self._committed_config
+            ),
             "shutdowns": {
                 k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")}
                 for k, v in self.shutdowns.items()

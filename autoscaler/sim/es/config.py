@@ -23,6 +23,7 @@ def _defaults_table(version: tuple[int, int], cluster_name: str) -> dict[str, st
         "cluster.name": cluster_name,
         "cluster.max_shards_per_node": "1000",
         "cluster.max_voting_config_exclusions": "10",
+        "cluster.auto_shrink_voting_configuration": "true",
         "cluster.info.update.interval": "30s",
         "cluster.routing.use_adaptive_replica_selection": "true",
         "cluster.routing.rebalance.enable": "all",
@@ -118,6 +119,7 @@ _BOOL_SETTINGS = frozenset(
         "cluster.routing.allocation.disk.threshold_enabled",
         "cluster.routing.allocation.same_shard.host",
         "action.destructive_requires_name",
+        "cluster.auto_shrink_voting_configuration",
     }
 )
 

@@ -78,6 +78,12 @@ class ClusterCore:
         self._last_reroute = -math.inf
         self._invariants: list[dict[str, Any]] = []
         self.voting_exclusions: list[dict[str, str]] = []
+        # coordination (see coordination.py): committed voting config, elected master, term
+        self._committed_config: frozenset[str] = frozenset()
+        self._master_id: str | None = None
+        self._term = 0
+        self._quorum_lost = False
+        self._departed_names: dict[str, str] = {}
         self.shutdowns: dict[str, dict[str, Any]] = {}
         self._seen_node_ids: set[str] = set()
         self.model_seconds = 0.0

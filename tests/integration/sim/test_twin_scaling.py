@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
@@ -104,7 +104,30 @@ async def test_scale_up_adds_ready_pods_as_es_nodes_that_then_receive_shards(
     assert await sim(running, "GET", "/_sim/invariants") == []
 
 
-async def test_scale_down_without_drain_loses_shards_and_turns_red(
+async def test_scale_down_by_one_without_drain_loses_shards_and_turns_red(
+    running: RunningTwin, k8s: client.ApiClient, es: AsyncElasticsearch
+) -> None:
+    apps = client.AppsV1Api(k8s)
+    await apps.patch_namespaced_stateful_set_scale(STS, NS, {"spec": {"replicas": 2}})
+    await advance(running, 1)
+
+    invariants = await sim(running, "GET", "/_sim/invariants")
+    kinds = {(v["kind"], v.get("node")) for v in invariants}
+    assert ("node_left_with_shards", "es-data-2") in kinds
+    assert ("primary_unassigned", "es-data-2") in kinds  # scratch has no replicas
+    health = await es.cluster.health()
+    assert health["status"] == "red"
+    assert await es_node_names(es) == ["es-data-0", "es-data-1"]
+
+    # the pod lingers while terminating, then is gone
+    pods = await client.CoreV1Api(k8s).list_namespaced_pod(NS)
+    assert all(p.metadata.deletion_timestamp for p in pods.items if p.metadata.name == "es-data-2")
+    await advance(running, 15)
+    pods = await client.CoreV1Api(k8s).list_namespaced_pod(NS)
+    assert [p.metadata.name for p in pods.items] == ["es-data-0", "es-data-1"]
+
+
+async def test_scale_down_3_to_1_without_voting_exclusions_loses_the_master_quorum(
     running: RunningTwin, k8s: client.ApiClient, es: AsyncElasticsearch
 ) -> None:
     apps = client.AppsV1Api(k8s)
@@ -112,20 +135,54 @@ async def test_scale_down_without_drain_loses_shards_and_turns_red(
     await advance(running, 1)
 
     invariants = await sim(running, "GET", "/_sim/invariants")
+    lost = [v for v in invariants if v["kind"] == "quorum_lost"]
+    assert len(lost) == 1
+    assert lost[0]["live_voting_nodes"] == ["es-data-0"]
     assert {v["node"] for v in invariants if v["kind"] == "node_left_with_shards"} == {
         "es-data-1",
         "es-data-2",
     }
-    health = await es.cluster.health()
-    assert health["status"] == "red"  # scratch has no replicas
-    assert await es_node_names(es) == ["es-data-0"]
+    # every master-routed API answers 503 with ES's body (max_retries=0: the client would
+    # otherwise retry a 503)
+    for call in (es.cluster.health, es.cat.nodes, es.cluster.get_settings):
+        with pytest.raises(ApiError) as err:
+            await call()
+        assert err.value.meta.status == 503
+        assert err.value.body == {
+            "error": {
+                "root_cause": [{"type": "master_not_discovered_exception", "reason": None}],
+                "type": "master_not_discovered_exception",
+                "reason": None,
+            },
+            "status": 503,
+        }
+    state = await sim(running, "GET", "/_sim/state")
+    assert state["elasticsearch"]["master"] is None
 
-    # the pods linger while terminating, then are gone
-    pods = await client.CoreV1Api(k8s).list_namespaced_pod(NS)
-    assert all(p.metadata.deletion_timestamp for p in pods.items if p.metadata.name != "es-data-0")
+
+async def test_voting_exclusions_before_scaling_3_to_1_keep_a_master(
+    running: RunningTwin, k8s: client.ApiClient, es: AsyncElasticsearch
+) -> None:
+    await es.cluster.post_voting_config_exclusions(node_names="es-data-1,es-data-2")
+    state = await es.cluster.state(metric="metadata", filter_path="metadata.cluster_coordination")
+    coordination = state["metadata"]["cluster_coordination"]
+    nodes = {
+        n["name"]: n["id"] for n in await es.cat.nodes(format="json", h="name,id", full_id=True)
+    }
+    assert coordination["last_committed_config"] == [nodes["es-data-0"]]
+    assert [e["node_name"] for e in coordination["voting_config_exclusions"]] == [
+        "es-data-1",
+        "es-data-2",
+    ]
+
+    apps = client.AppsV1Api(k8s)
+    await apps.patch_namespaced_stateful_set_scale(STS, NS, {"spec": {"replicas": 1}})
     await advance(running, 15)
-    pods = await client.CoreV1Api(k8s).list_namespaced_pod(NS)
-    assert [p.metadata.name for p in pods.items] == ["es-data-0"]
+    rows = await es.cat.nodes(format="json", h="name,master")
+    assert rows == [{"name": "es-data-0", "master": "*"}]
+    await es.cluster.delete_voting_config_exclusions()  # wait_for_removal: they have left
+    invariants = await sim(running, "GET", "/_sim/invariants")
+    assert "quorum_lost" not in {v["kind"] for v in invariants}
 
 
 async def test_sim_state_shows_nodes_pods_and_clock(running: RunningTwin) -> None:

@@ -215,7 +215,11 @@ class EsApiBase:
         handler: Handler,
         params: Iterable[str] = (),
         resources: set[int] | None = None,
+        *,
+        needs_master: bool = True,
     ) -> None:
+        """Add a route; unknown query parameters are refused, then (``needs_master``) a
+        master-routed action waits ``master_timeout`` for a master and fails with 503."""
         allowed = COMMON_PARAMS | frozenset(params)
 
         async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -226,6 +230,8 @@ class EsApiBase:
                     f"request [{request.path}] contains unrecognized {what}: "
                     + ", ".join(f"[{u}]" for u in unknown)
                 )
+            if needs_master:
+                await self.require_master(request)
             return await handler(request)
 
         r = app.router.add_route(method, path, wrapped)

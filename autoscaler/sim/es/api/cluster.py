@@ -76,7 +76,19 @@ class ClusterApi(EsApiBase):
         timeout = parse_time_value(q.get("timeout", "30s"), "timeout")
         if timeout < 0:
             raise illegal_argument(f"timeout [{q.get('timeout')}] must be non-negative")
-        self.cluster.add_voting_exclusions(node_names=names, node_ids=ids)
+        cl = self.cluster
+        resolved = cl.add_voting_exclusions(node_names=names, node_ids=ids)
+        # TransportAddVotingConfigExclusionsAction: answer once no excluded id is in the last
+        # *committed* voting configuration, else timeout_exception after ``timeout`` (the
+        # exclusions stay added either way)
+        deadline = cl.clock.time() + timeout
+        while not cl.exclusions_committed(resolved):
+            if cl.is_virtual or cl.clock.time() >= deadline:
+                pending = ", ".join(f"{{{e['node_id']}}}{{{e['node_name']}}}" for e in resolved)
+                raise self._timeout_error(
+                    f"timed out waiting for voting config exclusions [{pending}] to take effect"
+                )
+            await asyncio.sleep(0.05)
         return self.respond(request, None)
 
     async def delete_voting_exclusions(self, request: web.Request) -> web.StreamResponse:
@@ -123,7 +135,7 @@ class ClusterApi(EsApiBase):
                 "cluster_uuid": cl.cluster_uuid,
                 "cluster_uuid_committed": True,
                 "cluster_coordination": {
-                    "term": 1,
+                    "term": cl.term,
                     "last_committed_config": cfg,
                     "last_accepted_config": cfg,
                     "voting_config_exclusions": [dict(e) for e in cl.voting_exclusions],

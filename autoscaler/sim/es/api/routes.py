@@ -37,8 +37,13 @@ def add_es_routes(
     prefixes = tuple(passthrough_prefixes)
     resources: set[int] = set()
 
+    # actions a node answers from its own state, without a master (TransportNodesAction,
+    # MainRestPlugin's GET /, health's own local/master_timeout handling, the health report)
+    local_handlers = {api.root, api.nodes_stats, api.nodes_info, api.health}
+
     def r(method: str, path: str, handler: Handler, params: Iterable[str] = ()) -> None:
-        api.route(app, method, path, handler, params, resources)
+        needs_master = handler not in local_handlers
+        api.route(app, method, path, handler, params, resources, needs_master=needs_master)
 
     health_p = (
         "expand_wildcards", "level", "local", "master_timeout", "timeout", "wait_for_active_shards",
