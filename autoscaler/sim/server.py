@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import ssl
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ from aiohttp import web
 
 from autoscaler.sim.control import add_control_routes
 from autoscaler.sim.es_api import add_es_routes
+from autoscaler.sim.es_security import EsSecurity
 from autoscaler.sim.k8s_api import K8sAuth, build_k8s_app
 from autoscaler.sim.spec import TwinSpec
+from autoscaler.sim.tls import HandshakeCounter, TlsFiles, generate_tls, server_ssl_context
 from autoscaler.sim.twin import Twin
 
 DEFAULT_TOKEN = "sim-twin-token"
@@ -43,24 +46,66 @@ class RunningTwin:
     token: str
     namespace: str
     statefulset: str
+    # --- security (``TwinSpec.security`` / ``k8s_security``); None when off -----------------
+    #: PEM of the CA that signed the twin's server certificate (both sides).
+    ca_file: Path | None = None
+    #: the ES security realm (users, roles, API keys, request counters).
+    es_security: EsSecurity | None = None
+    #: the reserved superuser's password, also written to ``es_password_file``.
+    es_password: str | None = None
+    es_password_file: Path | None = None
+    #: directory with ``token``, ``ca.crt``, ``namespace`` (a pod's serviceaccount mount).
+    serviceaccount_dir: Path | None = None
+    #: ``KUBERNETES_SERVICE_HOST`` / ``_PORT`` for the in-cluster configuration.
+    k8s_service_host: str | None = None
+    k8s_service_port: int | None = None
+    #: TLS handshakes each side has seen (failed ones included).
+    es_handshakes: HandshakeCounter | None = None
+    k8s_handshakes: HandshakeCounter | None = None
 
 
-def build_es_side(twin: Twin) -> web.Application:
-    """The ES app: fault middleware outermost, ``/_sim`` control routes, then the ES API."""
-    app = web.Application(middlewares=[twin.faults.middleware("es")])
+def build_es_side(twin: Twin, *, security: EsSecurity | None = None) -> web.Application:
+    """The ES app: fault middleware outermost, then security (if on), ``/_sim`` control
+    routes, then the ES API."""
+    middlewares = [twin.faults.middleware("es")]
+    if security is not None:
+        middlewares.append(security.middleware())
+    app = web.Application(middlewares=middlewares)
     add_control_routes(app, twin)
+    if security is not None:
+        security.add_routes(app)
     add_es_routes(app, twin.cluster)
     return app
 
 
+def write_serviceaccount_dir(directory: Path, *, token: str, ca_file: Path, namespace: str) -> Path:
+    """The files a pod finds in ``/var/run/secrets/kubernetes.io/serviceaccount``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "token").write_text(token)
+    (directory / "ca.crt").write_bytes(ca_file.read_bytes())
+    (directory / "namespace").write_text(namespace)
+    for f in ("token", "ca.crt", "namespace"):
+        (directory / f).chmod(0o600)
+    return directory
+
+
 def write_kubeconfig(
-    path: Path, *, server: str, token: str, namespace: str, name: str = "sim-twin"
+    path: Path,
+    *,
+    server: str,
+    token: str,
+    namespace: str,
+    name: str = "sim-twin",
+    ca_file: Path | None = None,
 ) -> Path:
     """A minimal kubeconfig (API-BEHAVIOUR §8.2) for ``server``."""
+    cluster: dict[str, str] = {"server": server}
+    if ca_file is not None:
+        cluster["certificate-authority"] = str(ca_file)
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": server}}],
+        "clusters": [{"name": name, "cluster": cluster}],
         "users": [{"name": name, "user": {"token": token}}],
         "contexts": [
             {"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}
@@ -74,15 +119,17 @@ def write_kubeconfig(
     return path
 
 
-def _url(host: str, port: int) -> str:
+def _url(host: str, port: int, scheme: str = "http") -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{scheme}://{shown}:{port}"
 
 
-async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def _serve(
+    app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     try:
         await site.start()
     except BaseException:
@@ -116,11 +163,14 @@ async def run_twin(
     namespace, sts_name = twin.statefulset or ("default", "")
     auth = K8sAuth(
         token=token,
-        require_token=require_token,
+        require_token=require_token or spec.k8s_security,
         user=f"system:serviceaccount:{namespace}:es-autoscaler",
     )
     k8s_app = build_k8s_app(twin.k8s, auth=auth, middlewares=[twin.faults.middleware("k8s")])
-    es_app = build_es_side(twin)
+    es_security = (
+        EsSecurity.create(twin.cluster, users_file=spec.es_users_file) if spec.security else None
+    )
+    es_app = build_es_side(twin, security=es_security)
 
     temp_dir: str | None = None
     if kubeconfig_dir is None:
@@ -128,27 +178,61 @@ async def run_twin(
         kube_dir = Path(temp_dir)
     else:
         kube_dir = Path(kubeconfig_dir)
+    tls: TlsFiles | None = None
+    es_hs = k8s_hs = None
+    if spec.security or spec.k8s_security:
+        tls = generate_tls(kube_dir, hosts=(host,), prefix="sim")
     runners: list[web.AppRunner] = []
     ticker: asyncio.Task[None] | None = None
     try:
-        es_runner, es_bound = await _serve(es_app, host, es_port)
+        es_ctx = k8s_ctx = None
+        if tls is not None and spec.security:
+            es_hs = HandshakeCounter()
+            es_ctx = server_ssl_context(tls, counter=es_hs)
+        if tls is not None and spec.k8s_security:
+            k8s_hs = HandshakeCounter()
+            k8s_ctx = server_ssl_context(tls, counter=k8s_hs)
+        es_runner, es_bound = await _serve(es_app, host, es_port, es_ctx)
         runners.append(es_runner)
-        k8s_runner, k8s_bound = await _serve(k8s_app, host, k8s_port)
+        k8s_runner, k8s_bound = await _serve(k8s_app, host, k8s_port, k8s_ctx)
         runners.append(k8s_runner)
-        k8s_url = _url(host, k8s_bound)
+        k8s_url = _url(host, k8s_bound, "https" if k8s_ctx else "http")
         kubeconfig = write_kubeconfig(
-            kube_dir / "kubeconfig", server=k8s_url, token=token, namespace=namespace
+            kube_dir / "kubeconfig",
+            server=k8s_url,
+            token=token,
+            namespace=namespace,
+            ca_file=tls.ca_cert if k8s_ctx is not None and tls is not None else None,
         )
+        password_file: Path | None = None
+        if es_security is not None:
+            password_file = kube_dir / "elastic-password"
+            password_file.write_text(es_security.elastic_password + "\n")
+            password_file.chmod(0o600)
+        sa_dir: Path | None = None
+        if tls is not None and spec.k8s_security:
+            sa_dir = write_serviceaccount_dir(
+                kube_dir / "serviceaccount", token=token, ca_file=tls.ca_cert, namespace=namespace
+            )
         if not twin.virtual:
             ticker = asyncio.create_task(twin.run_ticker(), name="sim-twin-ticker")
         yield RunningTwin(
             twin=twin,
-            es_url=_url(host, es_bound),
+            es_url=_url(host, es_bound, "https" if es_ctx else "http"),
             k8s_url=k8s_url,
             kubeconfig_path=kubeconfig,
             token=token,
             namespace=namespace,
             statefulset=f"{namespace}/{sts_name}",
+            ca_file=tls.ca_cert if tls is not None else None,
+            es_security=es_security,
+            es_password=es_security.elastic_password if es_security else None,
+            es_password_file=password_file,
+            serviceaccount_dir=sa_dir,
+            k8s_service_host=host if sa_dir is not None else None,
+            k8s_service_port=k8s_bound if sa_dir is not None else None,
+            es_handshakes=es_hs,
+            k8s_handshakes=k8s_hs,
         )
     finally:
         if ticker is not None:

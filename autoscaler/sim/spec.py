@@ -37,6 +37,14 @@ class TwinSpec:
     pod_termination_delay: float = 10.0
     pod_management_policy: str = "Parallel"
     cluster_name: str = "sim-es"
+    #: Elasticsearch 8 defaults: HTTPS with a CA the twin generates, and security on (users,
+    #: roles, API keys; ``autoscaler.sim.es_security``). Off → plain HTTP without auth.
+    security: bool = False
+    #: users and roles for ``security`` (format in ``es_security``); ``None`` → only ``elastic``.
+    es_users_file: str | None = None
+    #: the Kubernetes side over HTTPS (same CA) requiring the ServiceAccount token, with the
+    #: in-cluster layout (``token``, ``ca.crt``, ``namespace``) written beside the kubeconfig.
+    k8s_security: bool = False
 
     def __post_init__(self) -> None:
         if self.nodes < 0:
