@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, SerializationError, TlsError
+from elastic_transport import ConnectionTimeout, SerializationError, TlsError, TransportError
 from elasticsearch import ApiError, AsyncElasticsearch, UnsupportedProductError
 from tenacity import (
     AsyncRetrying,
@@ -68,6 +68,7 @@ __all__ = [
     "UnsupportedServer",
     "check_supported",
     "connection_key",
+    "error_detail",
     "error_reason",
     "get_json",
     "is_retryable",
@@ -329,6 +330,21 @@ async def get_json(
         return body
 
     return await _call(client, call, retry or RetryPolicy())
+
+
+def error_detail(exc: BaseException) -> str:
+    """A human-readable message for ``exc``. Transport errors (TLS, connection, timeout) keep
+    their cause in ``.message`` — their ``str()`` is only ``"TLS error"`` — and a failed
+    certificate check says which setting to look at."""
+    if isinstance(exc, TransportError):
+        message = str(exc.message)
+        if isinstance(exc, TlsError) and "CERTIFICATE_VERIFY_FAILED" in message:
+            message += (
+                " (caFile must hold the CA that signed the server's HTTP certificate, "
+                "e.g. Elasticsearch's http_ca.crt)"
+            )
+        return message
+    return str(exc)
 
 
 def error_reason(exc: BaseException) -> str:

@@ -31,6 +31,7 @@ from autoscaler.elastic.client import (
     ServerInfo,
     UnsupportedServer,
     check_supported,
+    error_detail,
     error_reason,
     server_info,
 )
@@ -327,7 +328,7 @@ class Poller:
 def _short(exc: BaseException, limit: int = 300) -> str:
     if isinstance(exc, UnsupportedServer):
         return str(exc)
-    text = f"{type(exc).__name__}: {exc}"
+    text = f"{type(exc).__name__}: {error_detail(exc)}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

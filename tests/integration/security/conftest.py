@@ -76,9 +76,7 @@ async def es_as(
     made: list[AsyncElasticsearch] = []
 
     def make(**auth: Any) -> AsyncElasticsearch:
-        c = AsyncElasticsearch(
-            secure.es_url, ca_certs=str(secure.ca_file), max_retries=0, **auth
-        )
+        c = AsyncElasticsearch(secure.es_url, ca_certs=str(secure.ca_file), max_retries=0, **auth)
         made.append(c)
         return c
 

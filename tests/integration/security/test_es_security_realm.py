@@ -230,7 +230,8 @@ async def test_plain_http_twin_stays_open_by_default() -> None:
 
     async with run_twin(nodes=1) as running, AsyncElasticsearch(running.es_url) as es:
         assert running.es_url.startswith("http://")
-        assert running.ca_file is None and running.es_security is None
+        assert running.ca_file is None
+        assert running.es_security is None
         await es.cluster.health()
 
 
