@@ -26,12 +26,14 @@ class K8sError(Exception):
         self.reason = reason
         self.message = message
         self.details = details
+        #: ``metadata.continue`` of the Status (an expired list's inconsistent-continue token)
+        self.list_continue = ""
 
     def to_status(self) -> Obj:
         body: Obj = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": {"continue": self.list_continue} if self.list_continue else {},
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,

@@ -27,6 +27,12 @@ class PodState:
     gone_at: float | None = None
     restart_count: int = 0
     ever_ready: bool = False
+    #: the pod IP (a new pod gets a new IP; the twin hands it to the ES node it runs)
+    ip: str = ""
+    #: ``controller-revision-hash`` the pod was created from
+    revision: str = ""
+    #: seconds the kubelet waits after SIGTERM (``terminationGracePeriodSeconds``)
+    grace_seconds: float = 30.0
 
 
 def pod_status(pod: Obj, ps: PodState, now: float) -> Obj:
@@ -77,8 +83,8 @@ def pod_status(pod: Obj, ps: PodState, now: float) -> Obj:
             cond("PodScheduled", True),
         ],
         "hostIP": f"192.168.0.{ordinal % 3 + 11}",
-        "podIP": f"10.244.{ordinal // 250}.{ordinal % 250 + 2}",
-        "podIPs": [{"ip": f"10.244.{ordinal // 250}.{ordinal % 250 + 2}"}],
+        "podIP": ps.ip,
+        "podIPs": [{"ip": ps.ip}],
         "startTime": format_time(ps.created_at),
         "containerStatuses": statuses,
         "qosClass": "Burstable",

@@ -8,16 +8,10 @@ StatefulSets lives in ``model.py``.
 from __future__ import annotations
 
 import copy
-import hashlib
 
 from autoscaler.sim.k8s.errors import FieldError, decode_error, invalid_object
 from autoscaler.sim.k8s.selectors import parse_label_selector, selector_string
 from autoscaler.sim.k8s.types import STATEFULSETS, Obj
-
-
-def revision_name(sts: Obj) -> str:
-    digest = hashlib.sha256(sts["metadata"]["uid"].encode()).hexdigest()
-    return f"{sts['metadata']['name']}-{int(digest[:8], 16) % 10**10:d}"
 
 
 def scale_from(sts: Obj) -> Obj:

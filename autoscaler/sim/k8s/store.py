@@ -29,6 +29,15 @@ from autoscaler.sim.k8s.errors import (
     not_found,
     status_details,
 )
+from autoscaler.sim.k8s.history import (
+    INCONSISTENT_CONTINUE,
+    Compactor,
+    ResourceHistory,
+    WatchEvent,
+    decode_continue,
+    encode_continue,
+    expired,
+)
 from autoscaler.sim.k8s.patch import PatchError, apply_patch
 from autoscaler.sim.k8s.selectors import field_value, parse_field_selector, parse_label_selector
 from autoscaler.sim.k8s.statefulsets import prepare_statefulset
@@ -66,6 +75,13 @@ _DNS_SUBDOMAIN_MSG = (
 )
 
 
+@dataclass(frozen=True)
+class ListPage:
+    items: list[Obj]
+    resource_version: str
+    continue_token: str = ""
+
+
 @dataclass
 class ObjectStore:
     objects: dict[tuple[str, str], Obj] = field(default_factory=dict)
@@ -83,6 +99,8 @@ class ApiStore:
         self._rng = Random(seed)
         self._rv = 1000
         self._stores: dict[str, ObjectStore] = {}
+        self._history: dict[str, ResourceHistory] = {}
+        self._compactor = Compactor(now=clock.time(), rv=self._rv)
         for ns in ("default", "kube-system"):
             self.ensure_namespace(ns)
 
@@ -119,13 +137,44 @@ class ApiStore:
         key = STORE_OF.get(rt, rt).resource
         return self._stores.setdefault(key, ObjectStore())
 
+    def history(self, rt: ResourceType) -> ResourceHistory:
+        """The watch cache of ``rt``'s storage bucket."""
+        key = STORE_OF.get(rt, rt).resource
+        found = self._history.get(key)
+        if found is None:
+            found = self._history[key] = ResourceHistory(created_rv=self._rv)
+        return found
+
+    def _put(self, rt: ResourceType, key: tuple[str, str], obj: Obj) -> None:
+        """Store ``obj`` (whose resourceVersion is already set) and log the change.
+
+        ``obj`` must be a fresh dict: logged objects are shared with watchers and never
+        mutated afterwards (copy-on-write)."""
+        store = self._store(rt)
+        kind = "MODIFIED" if key in store.objects else "ADDED"
+        store.objects[key] = obj
+        rv = int(obj["metadata"]["resourceVersion"])
+        self.history(rt).append(WatchEvent(rv, kind, key, obj, self._now()))
+
+    def _drop(self, rt: ResourceType, key: tuple[str, str]) -> Obj:
+        """Remove an object; watchers see it DELETED at a new resourceVersion."""
+        obj = self._store(rt).objects.pop(key)
+        gone = dict(obj)
+        gone["metadata"] = {**obj["metadata"], "resourceVersion": self._next_rv()}
+        self.history(rt).append(WatchEvent(self._rv, "DELETED", key, gone, self._now()))
+        return gone
+
+    def compact(self, now: float) -> None:
+        """etcd compaction on the simulated clock (continue tokens expire)."""
+        self._compactor.tick(now, self._rv)
+
     def _key(self, rt: ResourceType, namespace: str, name: str) -> tuple[str, str]:
         return (namespace if rt.namespaced else "", name)
 
     def ensure_namespace(self, name: str) -> None:
         if (("", name)) in self._store(NAMESPACES).objects:
             return
-        self._store(NAMESPACES).objects[("", name)] = {
+        obj: Obj = {
             "kind": "Namespace",
             "apiVersion": "v1",
             "metadata": {
@@ -138,6 +187,7 @@ class ApiStore:
             "spec": {"finalizers": ["kubernetes"]},
             "status": {"phase": "Active"},
         }
+        self._put(NAMESPACES, ("", name), obj)
 
     def _check_namespace(self, rt: ResourceType, namespace: str) -> None:
         if rt.namespaced and ("", namespace) not in self._store(NAMESPACES).objects:
@@ -160,19 +210,58 @@ class ApiStore:
         field_selector: str = "",
     ) -> tuple[list[Obj], str]:
         """Items (sorted by namespace/name, like etcd keys) and the list resourceVersion."""
+        page = self.list_page(
+            rt, namespace, label_selector=label_selector, field_selector=field_selector
+        )
+        return page.items, page.resource_version
+
+    def list_page(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+    ) -> ListPage:
+        """One page of a list (``limit`` + ``continue``, etcd3 ``GetList`` semantics).
+
+        A token from before the last compaction is 410 with the ``inconsistentContinue``
+        message and a fresh token in the Status ``metadata.continue`` (etcd3 store.go)."""
         labels = parse_label_selector(label_selector) if label_selector else []
         fields = parse_field_selector(rt.resource, field_selector) if field_selector else []
+        start = ""
+        list_rv = self._rv
+        if continue_token:
+            token_rv, start = decode_continue(continue_token)
+            if 0 < token_rv <= self._compactor.compacted_rv:
+                err = expired(INCONSISTENT_CONTINUE)
+                err.list_continue = encode_continue(-1, start)
+                raise err
+            if token_rv > 0:
+                list_rv = token_rv  # inferred: later pages read current state (no MVCC here)
         items: list[Obj] = []
+        more = False
+        last_key = ""
         for (ns, _name), obj in sorted(self._store(rt).objects.items()):
             if rt.namespaced and namespace is not None and ns != namespace:
+                continue
+            rel_key = f"{ns}/{_name}" if rt.namespaced else _name
+            if start and rel_key <= start:
                 continue
             obj_labels = obj["metadata"].get("labels") or {}
             if not all(r.matches(obj_labels) for r in labels):
                 continue
             if not all((field_value(obj, k) == v) == (op == "=") for k, op, v in fields):
                 continue
+            if limit and len(items) >= limit:
+                more = True
+                break
             items.append(self._view(rt, obj))
-        return items, self.resource_version
+            last_key = rel_key
+        token = encode_continue(list_rv, last_key) if more else ""
+        return ListPage(items, str(list_rv), token)
 
     def _view(self, rt: ResourceType, obj: Obj) -> Obj:
         if rt is EVENTS_V1:
@@ -224,7 +313,7 @@ class ApiStore:
         meta["resourceVersion"] = self._rv_for_write(dry_run)
         obj = go_order(obj)
         if not dry_run:
-            store.objects[self._key(rt, namespace, name)] = obj
+            self._put(rt_store, self._key(rt, namespace, name), obj)
         return self._view(rt, obj)
 
     def replace(
@@ -313,8 +402,7 @@ class ApiStore:
         handled = self._on_delete(rt, namespace, name)
         if handled is not None:
             return handled
-        del store.objects[key]
-        self._rv_for_write(False)
+        self._drop(STORE_OF.get(rt, rt), key)
         self._on_deleted(rt, namespace, name)
         return success_status(rt, obj)
 
@@ -449,7 +537,7 @@ class ApiStore:
         meta = new["metadata"]
         meta["resourceVersion"] = self._rv_for_write(dry_run)
         if not dry_run:
-            store.objects[key] = new
+            self._put(store_rt, key, new)
             self._on_spec_written(store_rt, namespace, name)
         return self._view(rt, new), False
 

@@ -92,9 +92,33 @@ EVENTS_V1 = ResourceType(
     "events.k8s.io", "v1", "events", "Event", "event", short_names=("ev",), create_on_update=True
 )
 
+PVCS = ResourceType(
+    "", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", "persistentvolumeclaim",
+    short_names=("pvc",),
+)  # fmt: skip
+CONTROLLERREVISIONS = ResourceType(
+    "apps", "v1", "controllerrevisions", "ControllerRevision", "controllerrevision"
+)
+_RBAC = "rbac.authorization.k8s.io"
+ROLES = ResourceType(_RBAC, "v1", "roles", "Role", "role")
+ROLEBINDINGS = ResourceType(_RBAC, "v1", "rolebindings", "RoleBinding", "rolebinding")
+CLUSTERROLES = ResourceType(_RBAC, "v1", "clusterroles", "ClusterRole", "clusterrole",
+                            namespaced=False)  # fmt: skip
+CLUSTERROLEBINDINGS = ResourceType(
+    _RBAC, "v1", "clusterrolebindings", "ClusterRoleBinding", "clusterrolebinding",
+    namespaced=False,
+)  # fmt: skip
+SERVICEACCOUNTS = ResourceType(
+    "", "v1", "serviceaccounts", "ServiceAccount", "serviceaccount", short_names=("sa",)
+)
+
 #: Storage buckets: events.k8s.io/v1 is a view of the core/v1 event store.
 STORE_OF: dict[ResourceType, ResourceType] = {EVENTS_V1: EVENTS}
 
 
 def iter_resource_types() -> Iterable[ResourceType]:
-    return (NAMESPACES, PODS, CONFIGMAPS, EVENTS, STATEFULSETS, LEASES, EVENTS_V1)
+    return (
+        NAMESPACES, PODS, CONFIGMAPS, EVENTS, STATEFULSETS, LEASES, EVENTS_V1, PVCS,
+        CONTROLLERREVISIONS, ROLES, ROLEBINDINGS, CLUSTERROLES, CLUSTERROLEBINDINGS,
+        SERVICEACCOUNTS,
+    )  # fmt: skip
