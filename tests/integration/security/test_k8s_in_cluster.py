@@ -1,0 +1,119 @@
+"""The service's in-cluster Kubernetes configuration, tested against the twin's HTTPS API.
+
+A pod finds its ServiceAccount token and the cluster CA under
+``/var/run/secrets/kubernetes.io/serviceaccount`` and the API address in
+``KUBERNETES_SERVICE_HOST``/``_PORT``; kubernetes-asyncio's ``InClusterConfigLoader`` turns
+them into an ``https://`` configuration. The twin writes the same layout (its JSON line and
+``RunningTwin`` name the directory, host and port) and requires the token, so
+``make_api_client``'s in-cluster branch runs exactly as in a pod, with the real loader."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+from pathlib import Path
+
+import aiohttp
+import pytest
+from kubernetes_asyncio import client, config
+
+from autoscaler.sim.server import RunningTwin
+from autoscaler.targets.base import TargetUnavailable
+from autoscaler.targets.statefulset import (
+    SERVICEACCOUNT_DIR_ENV,
+    StatefulSetReplicas,
+    make_api_client,
+)
+
+
+def in_cluster_env(running: RunningTwin, sa_dir: Path) -> dict[str, str]:
+    assert running.k8s_service_host is not None
+    assert running.k8s_service_port is not None
+    return {
+        "KUBERNETES_SERVICE_HOST": running.k8s_service_host,
+        "KUBERNETES_SERVICE_PORT": str(running.k8s_service_port),
+        SERVICEACCOUNT_DIR_ENV: str(sa_dir),
+    }
+
+
+async def replicas_via(api: client.ApiClient, running: RunningTwin) -> int:
+    namespace, name = running.statefulset.split("/")
+    try:
+        return await StatefulSetReplicas(api, namespace=namespace, name=name).current_replicas()
+    finally:
+        await api.close()
+
+
+async def test_in_cluster_config_reads_the_scale_over_https_with_the_serviceaccount_token(
+    secure: RunningTwin,
+) -> None:
+    assert secure.serviceaccount_dir is not None
+    sa = secure.serviceaccount_dir
+    assert sorted(p.name for p in sa.iterdir()) == ["ca.crt", "namespace", "token"]
+    assert (sa / "namespace").read_text() == secure.namespace
+    api = await make_api_client(environ=in_cluster_env(secure, sa))
+    assert api is not None
+    assert api.configuration.host == (
+        f"https://{secure.k8s_service_host}:{secure.k8s_service_port}"
+    )
+    assert await replicas_via(api, secure) == 3
+
+
+async def test_k8s_request_without_a_token_gets_the_apiserver_401_status(
+    secure: RunningTwin,
+) -> None:
+    assert secure.ca_file is not None
+    ctx = ssl.create_default_context(cafile=str(secure.ca_file))
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(f"{secure.k8s_url}/apis/apps/v1/statefulsets", ssl=ctx) as resp,
+    ):
+        body = await resp.json()
+    assert resp.status == 401
+    assert body == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "Unauthorized",
+        "reason": "Unauthorized",
+        "code": 401,
+    }
+
+
+async def test_a_wrong_serviceaccount_token_is_refused_with_401(
+    secure: RunningTwin, tmp_path: Path
+) -> None:
+    assert secure.serviceaccount_dir is not None
+    sa = tmp_path / "sa"
+    shutil.copytree(secure.serviceaccount_dir, sa)
+    (sa / "token").write_text("not-the-token")
+    api = await make_api_client(environ=in_cluster_env(secure, sa))
+    assert api is not None
+    with pytest.raises(TargetUnavailable, match="HTTP 401"):
+        await replicas_via(api, secure)
+
+
+async def test_a_ca_that_did_not_sign_the_api_certificate_fails_the_connection(
+    secure: RunningTwin, tmp_path: Path
+) -> None:
+    from autoscaler.sim.tls import generate_tls
+
+    assert secure.serviceaccount_dir is not None
+    sa = tmp_path / "sa"
+    shutil.copytree(secure.serviceaccount_dir, sa)
+    shutil.copy(generate_tls(tmp_path / "other", prefix="other").ca_cert, sa / "ca.crt")
+    api = await make_api_client(environ=in_cluster_env(secure, sa))
+    assert api is not None
+    with pytest.raises(TargetUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+        await replicas_via(api, secure)
+
+
+async def test_kubeconfig_of_a_secure_twin_names_its_ca_and_works_over_https(
+    secure: RunningTwin,
+) -> None:
+    assert secure.k8s_url.startswith("https://")
+    cfg = client.Configuration()
+    await config.load_kube_config(config_file=str(secure.kubeconfig_path), client_configuration=cfg)
+    assert cfg.ssl_ca_cert == str(secure.ca_file)
+    assert await replicas_via(client.ApiClient(cfg), secure) == 3
