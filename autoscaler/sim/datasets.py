@@ -2,8 +2,9 @@
 
 An empty cluster rebalances in no time and never exercises the drain logic, so out of the
 box the twin holds a production-like mix: a dozen-odd indices with one replica, a few
-hundred GB of primary data, and one index without replicas (losing its node turns the
-cluster red, which is exactly the mistake the autoscaler must never make).
+hundred GB of primary data, and one index without replicas spread over every node (losing
+any node undrained turns the cluster red, which is exactly the mistake the autoscaler must
+never make).
 
 Spec format (``parse_indices_spec``): comma-separated entries ``name:PxR:size`` where
 ``P`` = primary shards, ``R`` = replicas per primary and ``size`` = total *primary* size
@@ -95,13 +96,20 @@ DEFAULT_INDICES_SPEC = ",".join(
         "audit-2025:2x1:25gb",
         "search-catalog:4x1:32gb",
         ".kibana_1:1x1:64mb",
-        "scratch-reindex:2x0:8gb",
+        # 10 primaries, no replica: primaries are laid out round-robin, so 10 consecutive ones
+        # land on every node at 2-10 nodes and the highest ordinal always holds one
+        "scratch-reindex:10x0:10gb",
     ]
 )
 
 
 def default_indices() -> list[IndexSpec]:
-    """The default data set: 15 indices, ~394 GB of primaries (~780 GB stored), one with 0 replicas."""
+    """The default data set: 15 indices, ~396 GB of primaries (~782 GB stored), one with 0 replicas.
+
+    The replica-less ``scratch-reindex`` has a primary on every node for 2-10 nodes (any seed),
+    so removing any node — in particular the highest StatefulSet ordinal — without draining it
+    first turns the cluster red (``primary_unassigned``).
+    """
     return parse_indices_spec(DEFAULT_INDICES_SPEC)
 
 
