@@ -4,6 +4,12 @@ Ops rehearse policies against it and the e2e tests drive it from outside; both n
 endpoints without reading logs, so the command prints exactly one JSON line on stdout —
 ``{"elasticsearch": URL, "kubernetes": URL, "kubeconfig": PATH}`` — then serves until Ctrl-C or
 SIGTERM, and exits 0.
+
+With ``--security`` both sides serve HTTPS with a CA the twin generates, Elasticsearch
+requires credentials and the Kubernetes API its ServiceAccount token; the line then also holds
+``ca_file``, ``es_username``/``es_password``/``es_password_file`` (the ``elastic`` superuser),
+``serviceaccount_dir`` (``token``, ``ca.crt``, ``namespace``) and ``KUBERNETES_SERVICE_HOST`` /
+``KUBERNETES_SERVICE_PORT`` for an in-cluster configuration.
 """
 
 from __future__ import annotations
@@ -85,6 +91,20 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         "(default 0,0; change it live with PUT /_sim/workload)",
     )
     parser.add_argument(
+        "--security",
+        action="store_true",
+        help="Elasticsearch 8 defaults: HTTPS with a generated CA and security on (users, "
+        "roles, API keys), and the Kubernetes API over HTTPS requiring its token",
+    )
+    parser.add_argument(
+        "--es-users",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="ES users and roles for --security (YAML; format in autoscaler/sim/es_security.py "
+        "and the README); default: only the 'elastic' superuser with a generated password",
+    )
+    parser.add_argument(
         "--kubeconfig-dir",
         type=Path,
         default=None,
@@ -125,6 +145,24 @@ def cmd_sim(args: argparse.Namespace) -> int:
         return 0
 
 
+def _security_fields(running: Any) -> dict[str, str]:
+    """The JSON-line fields of ``--security`` (absent when it is off)."""
+    fields: dict[str, str | None] = {
+        "ca_file": str(running.ca_file) if running.ca_file else None,
+        "es_username": "elastic" if running.es_password else None,
+        "es_password": running.es_password,
+        "es_password_file": str(running.es_password_file) if running.es_password_file else None,
+        "serviceaccount_dir": (
+            str(running.serviceaccount_dir) if running.serviceaccount_dir else None
+        ),
+        "KUBERNETES_SERVICE_HOST": running.k8s_service_host,
+        "KUBERNETES_SERVICE_PORT": (
+            str(running.k8s_service_port) if running.k8s_service_port else None
+        ),
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 async def run_sim_command(args: argparse.Namespace) -> int:
     """Serve the twin until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad arguments."""
     from autoscaler.sim.server import run_twin
@@ -138,6 +176,12 @@ async def run_sim_command(args: argparse.Namespace) -> int:
         search, index = _workload(args.workload)
         if args.nodes < 0:
             raise ValueError("--nodes must be >= 0")
+        if getattr(args, "es_users", None):
+            if not getattr(args, "security", False):
+                raise ValueError("--es-users needs --security")
+            from autoscaler.sim.es_security import load_users_file
+
+            load_users_file(args.es_users)  # a bad file is a usage error (exit 2), not a crash
         spec = TwinSpec(
             nodes=args.nodes,
             roles=roles,
@@ -147,6 +191,9 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             seed=args.seed,
             statefulset=args.statefulset,
             pod_ready_delay=args.pod_ready_delay,
+            security=bool(getattr(args, "security", False)),
+            k8s_security=bool(getattr(args, "security", False)),
+            es_users_file=str(args.es_users) if getattr(args, "es_users", None) else None,
         )
     except ValueError as exc:
         print(f"es-autoscaler sim: error: {exc}", file=sys.stderr)
@@ -172,6 +219,7 @@ async def run_sim_command(args: argparse.Namespace) -> int:
                 "kubernetes": running.k8s_url,
                 "kubeconfig": str(running.kubeconfig_path),
             }
+            line.update(_security_fields(running))
             print(json.dumps(line), flush=True)
             await stop.wait()
     finally:
