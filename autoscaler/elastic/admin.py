@@ -60,7 +60,10 @@ __all__ = [
     "EsIndex",
     "EsNode",
     "VotingState",
+    "count_copies",
+    "indices_from",
     "merge_exclusion",
+    "nodes_from_cat",
     "parse_name_list",
     "parse_relocating_node",
     "preflight_input",
@@ -269,6 +272,71 @@ def preflight_input(
     )
 
 
+def nodes_from_cat(
+    rows: Iterable[dict[str, Any]], allocation: Iterable[dict[str, Any]]
+) -> list[EsNode]:
+    """``_cat/nodes`` rows (``h=id,name,ip,node.role,master,disk.used,disk.total``, ``bytes=b``)
+    joined with ``_cat/allocation`` rows (``h=node,shards``) by node name."""
+    shards = {str(r.get("node")): _int(r.get("shards")) or 0 for r in allocation}
+    out = []
+    for r in rows:
+        roles = roles_from_abbrev(r.get("node.role"))
+        name = str(r.get("name") or "")
+        out.append(
+            EsNode(
+                id=str(r.get("id") or ""),
+                name=name,
+                ip=str(r.get("ip") or ""),
+                roles=roles,
+                master_eligible="master" in roles,
+                is_elected_master=r.get("master") == "*",
+                disk_used_bytes=_int(r.get("disk.used")),
+                disk_total_bytes=_int(r.get("disk.total")),
+                shards=shards.get(name, 0),
+            )
+        )
+    return out
+
+
+def indices_from(settings: dict[str, Any], shard_rows: Iterable[dict[str, Any]]) -> list[EsIndex]:
+    """``GET /_all`` settings (``{index: {"settings": {"index": {...}}}}``, values as strings)
+    and ``_cat/shards`` rows (``store`` in bytes) → one ``EsIndex`` per index, by name.
+    ``total_shards_per_node`` ``-1`` (ES's "unbounded") becomes ``None``."""
+    store: dict[str, int] = {}
+    for row in shard_rows:
+        name = str(row.get("index"))
+        store[name] = store.get(name, 0) + (_int(row.get("store")) or 0)
+    out = []
+    for name, doc in sorted(settings.items()):
+        idx = ((doc or {}).get("settings") or {}).get("index") or {}
+        alloc = (idx.get("routing") or {}).get("allocation") or {}
+        per_node = _int(alloc.get("total_shards_per_node"))
+        out.append(
+            EsIndex(
+                name=name,
+                primaries=_int(idx.get("number_of_shards")) or 0,
+                replicas=_int(idx.get("number_of_replicas")) or 0,
+                total_shards_per_node=None if per_node is None or per_node < 0 else per_node,
+                store_bytes=store.get(name, 0),
+            )
+        )
+    return out
+
+
+def count_copies(shard_rows: Iterable[dict[str, Any]], names: Iterable[str]) -> dict[str, int]:
+    """Copies per named node from ``_cat/shards`` rows: STARTED and INITIALIZING rows count for
+    their node, a RELOCATING row (``"src -> ip id dst"``) for both ends, UNASSIGNED for none."""
+    counts = dict.fromkeys(dict.fromkeys(names), 0)
+    for row in shard_rows:
+        cell = row.get("node")
+        if not cell or row.get("state") == "UNASSIGNED":
+            continue
+        for node in parse_relocating_node(str(cell)):
+            if node is not None and node in counts:
+                counts[node] += 1
+    return counts
+
+
 # ---------------------------------------------------------------------------------------------
 # The calls
 
@@ -387,25 +455,7 @@ class EsAdmin:
             },
         )
         alloc = await self._get_rows("/_cat/allocation", {"bytes": "b", "h": "node,shards"})
-        shards = {str(r.get("node")): _int(r.get("shards")) or 0 for r in alloc}
-        out = []
-        for r in rows:
-            roles = roles_from_abbrev(r.get("node.role"))
-            name = str(r.get("name") or "")
-            out.append(
-                EsNode(
-                    id=str(r.get("id") or ""),
-                    name=name,
-                    ip=str(r.get("ip") or ""),
-                    roles=roles,
-                    master_eligible="master" in roles,
-                    is_elected_master=r.get("master") == "*",
-                    disk_used_bytes=_int(r.get("disk.used")),
-                    disk_total_bytes=_int(r.get("disk.total")),
-                    shards=shards.get(name, 0),
-                )
-            )
-        return out
+        return nodes_from_cat(rows, alloc)
 
     async def _shard_rows(self) -> list[dict[str, Any]]:
         return await self._get_rows(
@@ -433,43 +483,13 @@ class EsAdmin:
             if e.meta.status != 404:
                 raise
             settings = {}  # no index at all
-        store: dict[str, int] = {}
-        for row in await self._shard_rows():
-            store[str(row.get("index"))] = store.get(str(row.get("index")), 0) + (
-                _int(row.get("store")) or 0
-            )
-        out = []
-        for name, doc in sorted(settings.items()):
-            idx = (doc.get("settings") or {}).get("index") or {}
-            per_node = _int(
-                ((idx.get("routing") or {}).get("allocation") or {}).get("total_shards_per_node")
-            )
-            out.append(
-                EsIndex(
-                    name=name,
-                    primaries=_int(idx.get("number_of_shards")) or 0,
-                    replicas=_int(idx.get("number_of_replicas")) or 0,
-                    total_shards_per_node=None if per_node is None or per_node < 0 else per_node,
-                    store_bytes=store.get(name, 0),
-                )
-            )
-        return out
+        return indices_from(settings, await self._shard_rows())
 
     async def shard_copies_on(self, names: Iterable[str]) -> dict[str, int]:
         """Shard copies each named node holds or is receiving (``_cat/shards``): STARTED and
         INITIALIZING rows count for their node, a RELOCATING row for its source *and* target.
         Zero for every name means the nodes are drained."""
-        wanted = list(dict.fromkeys(names))
-        counts = dict.fromkeys(wanted, 0)
-        for row in await self._shard_rows():
-            cell = row.get("node")
-            if not cell or row.get("state") == "UNASSIGNED":
-                continue
-            src, dst = parse_relocating_node(str(cell))
-            for node in (src, dst):
-                if node is not None and node in counts:
-                    counts[node] += 1
-        return counts
+        return count_copies(await self._shard_rows(), names)
 
     async def allocation_explain(self, *, index: str, shard: int, primary: bool) -> dict[str, Any]:
         """``_cluster/allocation/explain`` for one copy (why it stays where it is)."""

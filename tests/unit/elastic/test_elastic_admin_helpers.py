@@ -3,6 +3,10 @@ user's, removing only ours, reading ``_cat`` cells and mapping admin facts to th
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from autoscaler.core.preflight import scale_down_preflight
@@ -11,7 +15,10 @@ from autoscaler.elastic.admin import (
     EsIndex,
     EsNode,
     VotingState,
+    count_copies,
+    indices_from,
     merge_exclusion,
+    nodes_from_cat,
     parse_name_list,
     parse_relocating_node,
     preflight_input,
@@ -135,4 +142,78 @@ def test_preflight_input_maps_admin_facts_onto_the_core_rules() -> None:
         "disk projection 160% > 75%",
         "index logs needs 2 nodes (replicas 1 + 1), 1 would remain",
         "quorum at risk: 1 of 2 voting nodes would remain, 2 needed",
+    ]
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "elasticsearch"
+
+
+def test_count_copies_on_a_real_cat_shards_capture_skips_unassigned_rows() -> None:
+    # es-7.15.0: three STARTED copies on one node, two UNASSIGNED replicas (node null)
+    rows = json.loads((FIXTURES / "es-7.15.0_cat_shards.json").read_text("utf-8"))
+    assert count_copies(rows, ["35dfca79831a", "other"]) == {"35dfca79831a": 3, "other": 0}
+
+
+@pytest.mark.parametrize(
+    ("rows", "counts"),
+    [
+        ([{"state": "STARTED", "node": "a"}], {"a": 1, "b": 0}),
+        ([{"state": "INITIALIZING", "node": "b"}], {"a": 0, "b": 1}),
+        ([{"state": "RELOCATING", "node": "a -> 10.0.0.2 XyZ b"}], {"a": 1, "b": 1}),
+        ([{"state": "UNASSIGNED", "node": None}], {"a": 0, "b": 0}),
+        ([{"state": "STARTED", "node": "c"}], {"a": 0, "b": 0}),  # other nodes are not counted
+    ],
+)
+def test_count_copies_counts_each_row_for_the_nodes_it_occupies(
+    rows: list[dict[str, Any]], counts: dict[str, int]
+) -> None:
+    assert count_copies(rows, ["a", "b"]) == counts
+
+
+def test_indices_from_reads_string_settings_and_sums_store() -> None:
+    # shape of GET /_all?filter_path=*.settings.index.… on ES 8 (values are strings)
+    settings = {
+        "logs": {
+            "settings": {
+                "index": {
+                    "number_of_shards": "3",
+                    "number_of_replicas": "1",
+                    "routing": {"allocation": {"total_shards_per_node": "2"}},
+                }
+            }
+        },
+        "unbounded": {
+            "settings": {
+                "index": {
+                    "number_of_shards": "1",
+                    "number_of_replicas": "0",
+                    "routing": {"allocation": {"total_shards_per_node": "-1"}},
+                }
+            }
+        },
+        "plain": {"settings": {"index": {"number_of_shards": "1", "number_of_replicas": "2"}}},
+    }
+    rows = [
+        {"index": "logs", "store": "100"},
+        {"index": "logs", "store": "150"},
+        {"index": "plain", "store": None},  # unassigned copy
+    ]
+    assert indices_from(settings, rows) == [
+        EsIndex("logs", 3, 1, 2, 250),
+        EsIndex("plain", 1, 2, None, 0),
+        EsIndex("unbounded", 1, 0, None, 0),
+    ]
+
+
+def test_nodes_from_cat_joins_allocation_by_name() -> None:
+    rows = [
+        {"id": "id0", "name": "es-0", "ip": "10.0.0.1", "node.role": "dim", "master": "*",
+         "disk.used": "40", "disk.total": "100"},
+        {"id": "id1", "name": "coord", "ip": "10.0.0.2", "node.role": "-", "master": "-",
+         "disk.used": None, "disk.total": None},
+    ]  # fmt: skip
+    alloc = [{"node": "es-0", "shards": "7"}, {"node": "UNASSIGNED", "shards": "2"}]
+    assert nodes_from_cat(rows, alloc) == [
+        EsNode("id0", "es-0", "10.0.0.1", ("data", "ingest", "master"), True, True, 40, 100, 7),
+        EsNode("id1", "coord", "10.0.0.2", (), False, False, None, None, 0),
     ]
