@@ -71,15 +71,17 @@ app.kubernetes.io/part-of: es-autoscaler
 {{- end }}
 
 {{/*
-Rules in each namespace holding target StatefulSets (or cluster-wide on request):
-- statefulsets get: read status (readyReplicas, currentRevision) while an operation runs.
-- statefulsets/scale get, patch, update: the scale subresource (read replicas, set replicas
-  with resourceVersion; `update` for clients that PUT the Scale object).
-- pods get, list, watch: wait for new pods to be Ready and old ones to be gone.
-- events create, patch: a Kubernetes Event on the target at every operation transition
-  (core/v1 and events.k8s.io/v1; `patch` bumps the count of a repeated event).
-`resourceNames` restricts get/patch/update but cannot restrict create/list/watch (Kubernetes
-RBAC docs, "Referring to resources"), so only the statefulset rules carry it.
+Rules in each namespace holding target StatefulSets (or cluster-wide on request), one per
+call the service makes (autoscaler/targets/statefulset.py):
+- statefulsets get: the StatefulSet's uid (Event owner) and PVC retention policy.
+- statefulsets/scale get, update: read replicas, then write them back with the
+  resourceVersion read (PUT of the Scale object; a 409 re-reads).
+- pods get: each member pod's Ready condition, read by name.
+- events create, patch: a core/v1 Event on the StatefulSet at each operation step; a repeat
+  patches count/lastTimestamp of the first one.
+`resourceNames` can restrict get/update/patch but not create/list/watch (Kubernetes RBAC
+docs, "Referring to resources"), so only the StatefulSet rules carry it.
+tests/integration/deploy/test_chart_rbac.py fails when these and the calls in the code differ.
 */}}
 {{- define "es-autoscaler.targetRules" -}}
 - apiGroups: ["apps"]
@@ -90,14 +92,14 @@ RBAC docs, "Referring to resources"), so only the statefulset rules carry it.
   {{- end }}
 - apiGroups: ["apps"]
   resources: ["statefulsets/scale"]
-  verbs: ["get", "patch", "update"]
+  verbs: ["get", "update"]
   {{- with .Values.rbac.statefulSetNames }}
   resourceNames: {{ toJson . }}
   {{- end }}
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
-- apiGroups: ["", "events.k8s.io"]
+  verbs: ["get"]
+- apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- with .Values.rbac.extraRules }}
@@ -107,8 +109,10 @@ RBAC docs, "Referring to resources"), so only the statefulset rules carry it.
 
 {{/*
 Rules in the release namespace, for the service's own objects:
-- configmaps: the state ConfigMap (create once; get/update/patch by name).
-- leases: the leader-election Lease (create once; get/update by name).
+- configmaps: the state ConfigMap (autoscaler/operations/store.py: create once, then get and
+  update by name with the resourceVersion read).
+- leases: the leader-election Lease (autoscaler/service/leader.py: create once, then get and
+  update by name).
 */}}
 {{- define "es-autoscaler.selfRules" -}}
 {{- if .Values.state.configMap.enabled }}
@@ -117,7 +121,7 @@ Rules in the release namespace, for the service's own objects:
   verbs: ["create"]
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["get", "update", "patch"]
+  verbs: ["get", "update"]
   resourceNames: [{{ include "es-autoscaler.stateConfigMap" . | quote }}]
 {{- end }}
 {{- if .Values.leaderElection.enabled }}
