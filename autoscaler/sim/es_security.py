@@ -7,7 +7,7 @@ privilege. An autoscaler that was only tested against an open cluster would meet
 an aiohttp middleware (outside the ES wire middleware, so even an unknown path answers 401
 first, as ES 8 authenticates on the HTTP headers before routing).
 
-Behaviour and sources (``tests/fixtures/elasticsearch/BEHAVIOUR.md`` §13 has the details):
+Behaviour and sources (``tests/fixtures/elasticsearch/BEHAVIOUR.md`` §14 has the details):
 
 * 401 bodies and the three ``WWW-Authenticate`` challenges — ``AuthenticationService`` /
   ``DefaultAuthenticationFailureHandler`` in elastic/elasticsearch x-pack/plugin/security, as
@@ -50,6 +50,7 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
+import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -154,7 +155,7 @@ _IDX = r"(?P<index>_all|[^_/][^/]*)"
 #: them in order (``_cat/shards``: cluster state, then index stats over every index). Where ES
 #: would *silently omit* indices the user may not see (wildcards, ``_all``, ``_cat`` rows),
 #: the twin refuses with 403 instead, so a role missing the privilege fails loudly in tests
-#: rather than hiding shards from a drain check (deliberate difference, BEHAVIOUR.md §13).
+#: rather than hiding shards from a drain check (deliberate difference, BEHAVIOUR.md §14).
 _RULES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
     (frozenset(methods), re.compile(pattern + r"/?"), action)
     for methods, pattern, action in (
@@ -197,7 +198,7 @@ _RULES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
 
 def actions_for(method: str, path: str) -> tuple[Action, ...]:
     """The actions ``method path`` runs, in order. Paths the table does not know fall back to
-    a monitor-level read or a manage-level write (inferred; see BEHAVIOUR.md §13)."""
+    a monitor-level read or a manage-level write (inferred; see BEHAVIOUR.md §14)."""
     for methods, pattern, names in _RULES:
         if method not in methods:
             continue
@@ -416,7 +417,19 @@ class EsSecurity:
             request[COMPAT_KEY] = self._api.check_compat(request)
         except EsError:
             request[COMPAT_KEY] = None
-        resp = self._api.respond(request, err.body(), status=err.status)
+        # ES builds error bodies with filtering disabled (AbstractRestChannel.newErrorBuilder),
+        # so ``filter_path`` never empties a 401/403; ``pretty`` still applies.
+        pretty = "pretty" in request.query and request.query.get("pretty") != "false"
+        text = (
+            json.dumps(err.body(), indent=2) + "\n"
+            if pretty
+            else json.dumps(err.body(), separators=(",", ":"))
+        )
+        resp = web.Response(
+            body=text.encode(),
+            status=err.status,
+            headers={"Content-Type": self._api.json_content_type(request)},
+        )
         if challenge:
             for value in _challenges(self.cluster.version_tuple):
                 resp.headers.add("WWW-Authenticate", value)

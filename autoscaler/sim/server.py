@@ -7,6 +7,13 @@ once, as an async context manager that starts and stops cleanly (port 0 picks fr
 The kubeconfig points at ``http://`` with a bearer token. kubernetes-asyncio sends the token;
 kubectl 1.29 sends no credentials over plain http (API-BEHAVIOUR §8.1), which is why the token
 check is off unless ``require_token=True``.
+
+With ``TwinSpec.security`` the ES side serves HTTPS with a CA generated at start (``sim/tls.py``)
+and the security realm of ``sim/es_security.py``; with ``TwinSpec.k8s_security`` the Kubernetes
+side serves HTTPS with the same CA, requires the token, and the in-cluster layout
+(``serviceaccount/{token,ca.crt,namespace}``) is written beside the kubeconfig. ``RunningTwin``
+names every file and address a client needs (``ca_file``, ``es_password_file``,
+``serviceaccount_dir``, ``k8s_service_host``/``port``).
 """
 
 from __future__ import annotations

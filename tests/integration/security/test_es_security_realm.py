@@ -1,5 +1,5 @@
 """``sim --security``: the twin refuses and admits requests as an Elasticsearch 8 node with
-security on does (bodies and messages from BEHAVIOUR.md §13), over HTTPS with its own CA,
+security on does (bodies and messages from BEHAVIOUR.md §14), over HTTPS with its own CA,
 driven by the real elasticsearch-py client."""
 
 from __future__ import annotations
@@ -44,6 +44,18 @@ async def test_request_without_credentials_gets_401_security_exception_with_thre
     assert body == {"error": {"root_cause": [cause], **cause}, "status": 401}
     assert challenges == CHALLENGES
     assert product is None  # ES sends no product header on 401/403
+
+
+async def test_filter_path_does_not_empty_a_security_error_body(
+    secure: RunningTwin, ca_context: ssl.SSLContext
+) -> None:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(f"{secure.es_url}/_nodes/stats?filter_path=nodes", ssl=ca_context) as resp,
+    ):
+        body = await resp.json(content_type=None)
+    assert resp.status == 401
+    assert body["error"]["type"] == "security_exception"
 
 
 async def test_unknown_path_is_refused_before_routing_when_unauthenticated(
