@@ -17,6 +17,17 @@ Endpoints (JSON in, JSON out; errors are ``{"error": "..."}`` with 400/404/409):
 - ``GET /_sim/faults``, ``POST /_sim/faults`` (see ``faults`` for the JSON),
   ``DELETE /_sim/faults`` (all), ``DELETE /_sim/faults/{id}`` (one).
 - ``GET /_sim/invariants`` → a JSON list, empty while the cluster never lost data.
+- VM nodes (``vms``; the Ansible target's machines):
+  ``GET /_sim/nodes`` → ``{"nodes": [VM, ...]}``; ``GET /_sim/nodes/{name}`` → ``VM``;
+  ``POST /_sim/nodes`` body ``{"name": "es-vm-3", "roles": [...]?, "disk_gb": 500?,
+  "join_after": "30s"?}`` → 201 ``VM`` (state ``provisioning``; joins after ``join_after``,
+  default 30s; 409 when the name exists, 400 on bad input, an injected ``vm_provision_error``
+  answers its status); ``DELETE /_sim/nodes/{name}`` → ``VM`` (state ``stopped``; the node
+  leaves with whatever it holds). A VM is ``{"name", "state": "provisioning"|"joined"|"stopped",
+  "roles", "disk_gb", "provisioned_at", "join_at", "joined_at", "stopped_at"}`` (sim seconds).
+- ``PUT /_sim/nodes/{name}/disk`` body ``{"used_percent": 91}`` → ``{"node", "total_bytes",
+  "used_bytes", "available_bytes", "used_percent"}``: any ES node's (pod or VM) disk use now;
+  watermarks and ``fs`` stats follow (``Cluster.set_disk_used``).
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from aiohttp import web
 
 from autoscaler.sim.faults import FaultError
 from autoscaler.sim.twin import Twin
+from autoscaler.sim.vms import VmError, parse_join_after
 
 TWIN_KEY = web.AppKey("sim_twin", Twin)
 
@@ -152,6 +164,62 @@ class Control:
             return _error(404, f"no active fault with id {fault_id}")
         return web.json_response({"acknowledged": True, "faults": self.twin.faults.active()})
 
+    # ---- VM nodes and disks ------------------------------------------------------------------
+
+    async def list_nodes(self, request: web.Request) -> web.Response:
+        return web.json_response({"nodes": self.twin.vms.list()})
+
+    async def get_node(self, request: web.Request) -> web.Response:
+        try:
+            vm = self.twin.vms.get(request.match_info["name"])
+        except VmError as exc:
+            return _error(exc.status, exc.message)
+        return web.json_response(vm.to_json())
+
+    async def provision_node(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        if not isinstance(body, dict) or "name" not in body:
+            return _error(
+                400,
+                'expected {"name": "es-vm-3", "roles": [...], "disk_gb": 500, "join_after": "30s"}',
+            )
+        unknown = sorted(set(body) - {"name", "roles", "disk_gb", "join_after"})
+        if unknown:
+            return _error(400, f"unknown field(s) {unknown}")
+        roles = body.get("roles")
+        if roles is not None and (
+            not isinstance(roles, list) or not all(isinstance(r, str) for r in roles)
+        ):
+            return _error(400, "roles must be a list of role names")
+        try:
+            join_after = parse_join_after(body.get("join_after", "30s"))
+            vm = self.twin.vms.provision(
+                body["name"], roles=roles, disk_gb=body.get("disk_gb"), join_after=join_after
+            )
+        except VmError as exc:
+            return _error(exc.status, exc.message)
+        return web.json_response(vm.to_json(), status=201)
+
+    async def stop_node(self, request: web.Request) -> web.Response:
+        try:
+            vm = self.twin.vms.stop(request.match_info["name"])
+        except VmError as exc:
+            return _error(exc.status, exc.message)
+        return web.json_response(vm.to_json())
+
+    async def set_disk(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        if not isinstance(body, dict) or "used_percent" not in body:
+            return _error(400, 'expected {"used_percent": 0-100}')
+        try:
+            percent = _number(body["used_percent"], "used_percent")
+            disk = self.twin.cluster.set_disk_used(request.match_info["name"], percent)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        except KeyError as exc:
+            return _error(404, str(exc.args[0]))
+        return web.json_response(disk)
+
 
 def add_control_routes(app: web.Application, twin: Twin) -> None:
     """Register ``/_sim/*``; call before adding catch-all Elasticsearch routes."""
@@ -167,3 +235,8 @@ def add_control_routes(app: web.Application, twin: Twin) -> None:
     router.add_post("/_sim/faults", control.add_faults)
     router.add_delete("/_sim/faults", control.clear_faults)
     router.add_delete("/_sim/faults/{fault_id}", control.remove_fault)
+    router.add_get("/_sim/nodes", control.list_nodes)
+    router.add_post("/_sim/nodes", control.provision_node)
+    router.add_get("/_sim/nodes/{name}", control.get_node)
+    router.add_delete("/_sim/nodes/{name}", control.stop_node)
+    router.add_put("/_sim/nodes/{name}/disk", control.set_disk)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -139,6 +139,18 @@ def parse_fault_specs(body: Any) -> list[Mapping[str, Any]]:
     return list(body)
 
 
+@dataclass(frozen=True)
+class ModelFaultKind:
+    """A model fault type provided by another part of the twin (VM nodes, shard allocation).
+
+    ``apply(fault_id, spec)`` validates (``ValueError`` → 400) and applies it, returning the
+    parameters to show; ``revert(fault_id, params)`` undoes it when the fault is removed.
+    """
+
+    apply: Callable[[int, Mapping[str, Any]], dict[str, Any]]
+    revert: Callable[[int, Mapping[str, Any]], None]
+
+
 class FaultInjector:
     """Holds active faults, applies model faults at once and wire faults per request."""
 
@@ -150,6 +162,12 @@ class FaultInjector:
         self._release = asyncio.Event()
         #: Every fault that fired or was applied, oldest first: ``{"id", "type", "path"...}``.
         self.history: list[dict[str, Any]] = []
+        #: model fault types registered by the twin (``register``)
+        self.kinds: dict[str, ModelFaultKind] = {}
+
+    def register(self, name: str, kind: ModelFaultKind) -> None:
+        """Accept ``{"type": name, ...}`` faults, applied and reverted by ``kind``."""
+        self.kinds[name] = kind
 
     # ---- management ----------------------------------------------------------------------
 
@@ -202,10 +220,12 @@ class FaultInjector:
 
     def _validate(self, spec: Mapping[str, Any]) -> str:
         kind = spec.get("type")
+        if kind in self.kinds:
+            return str(kind)
         if kind not in WIRE_TYPES + MODEL_TYPES:
             raise FaultError(
                 f"unknown fault type {kind!r}; expected one of "
-                + ", ".join(WIRE_TYPES + MODEL_TYPES)
+                + ", ".join(WIRE_TYPES + MODEL_TYPES + tuple(self.kinds))
             )
         if kind in ("latency",):
             _number(spec, "seconds")
@@ -224,7 +244,13 @@ class FaultInjector:
         return str(kind)
 
     def _apply_model_fault(self, fault: Fault, spec: Mapping[str, Any]) -> None:
-        if fault.type == "pin_shard":
+        if fault.type in self.kinds:
+            try:
+                fault.params.update(self.kinds[fault.type].apply(fault.id, spec))
+            except ValueError as exc:
+                raise FaultError(str(exc)) from exc
+            self._faults.append(fault)
+        elif fault.type == "pin_shard":
             assert self.cluster is not None
             index, shard = _string(spec, "index"), int(spec["shard"])
             self.cluster.pin_shard(index, shard)
@@ -251,6 +277,9 @@ class FaultInjector:
     def clear(self) -> None:
         """Remove every fault, unpin shards, let never-ready pods get ready, release hangs
         and pending latency delays."""
+        for fault in self._faults:
+            if fault.type in self.kinds:
+                self.kinds[fault.type].revert(fault.id, fault.params)
         self._faults.clear()
         if self.cluster is not None:
             self.cluster.unpin_all()
@@ -264,6 +293,8 @@ class FaultInjector:
         for fault in self._faults:
             if fault.id == fault_id:
                 self._faults.remove(fault)
+                if fault.type in self.kinds:
+                    self.kinds[fault.type].revert(fault.id, fault.params)
                 if fault.type == "pod_never_ready" and self.k8s is not None:
                     self.k8s.never_ready.discard(str(fault.params["pod"]))
                 if fault.type == "pin_shard" and self.cluster is not None:

@@ -105,11 +105,26 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         "and the README); default: only the 'elastic' superuser with a generated password",
     )
     parser.add_argument(
+        "--vm-nodes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="a VM-only cluster (Ansible target): N nodes es-vm-0..N-1 and no StatefulSet; "
+        "provision/stop more with POST/DELETE /_sim/nodes (default 0: StatefulSet pods)",
+    )
+    parser.add_argument(
         "--kubeconfig-dir",
         type=Path,
         default=None,
         help="where to write the kubeconfig (default: a temporary directory)",
     )
+
+
+def _vm_nodes(args: argparse.Namespace) -> int:
+    vm_nodes = int(getattr(args, "vm_nodes", 0) or 0)
+    if vm_nodes < 0:
+        raise ValueError("--vm-nodes must be >= 0")
+    return vm_nodes
 
 
 def _workload(text: str) -> tuple[float, float]:
@@ -194,6 +209,7 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             security=bool(getattr(args, "security", False)),
             k8s_security=bool(getattr(args, "security", False)),
             es_users_file=str(args.es_users) if getattr(args, "es_users", None) else None,
+            vm_nodes=_vm_nodes(args),
         )
     except ValueError as exc:
         print(f"es-autoscaler sim: error: {exc}", file=sys.stderr)
@@ -219,6 +235,8 @@ async def run_sim_command(args: argparse.Namespace) -> int:
                 "kubernetes": running.k8s_url,
                 "kubeconfig": str(running.kubeconfig_path),
             }
+            if spec.vm_nodes:
+                line["vm_nodes"] = ",".join(vm["name"] for vm in running.twin.vms.list())
             line.update(_security_fields(running))
             print(json.dumps(line), flush=True)
             await stop.wait()

@@ -45,10 +45,32 @@ class TwinSpec:
     #: the Kubernetes side over HTTPS (same CA) requiring the ServiceAccount token, with the
     #: in-cluster layout (``token``, ``ca.crt``, ``namespace``) written beside the kubeconfig.
     k8s_security: bool = False
+    #: a VM-only cluster of this many nodes (``es-vm-0..N-1``, joined at start, roles
+    #: ``roles``) and no StatefulSet; more come and go through ``/_sim/nodes`` (``vms``).
+    vm_nodes: int = 0
+
+    # --- Kubernetes side (``autoscaler.sim.k8s``) ---------------------------------------------
+    #: ``persistentVolumeClaimRetentionPolicy.whenScaled`` of the StatefulSet: ``Retain`` keeps
+    #: a scaled-away pod's claim (its ES node comes back with the same id and data), ``Delete``
+    #: removes it (the node comes back new and empty).
+    pvc_when_scaled: str = "Retain"
+    #: ``terminationGracePeriodSeconds`` of the StatefulSet's pods.
+    termination_grace_seconds: int = 120
+    #: Role/ClusterRole/RoleBinding/ClusterRoleBinding manifests; non-empty → RBAC enforced and
+    #: a kubeconfig per bound ServiceAccount (``RunningTwin.kubeconfigs``).
+    rbac_files: Sequence[str] = ()
+    #: sim clock start (epoch seconds); ``None`` → the wall time when the twin is built.
+    start: float | None = None
 
     def __post_init__(self) -> None:
         if self.nodes < 0:
             raise ValueError("nodes must be >= 0")
+        if self.pvc_when_scaled not in ("Retain", "Delete"):
+            raise ValueError("pvc_when_scaled must be Retain or Delete")
+        if self.termination_grace_seconds < 0:
+            raise ValueError("termination_grace_seconds must be >= 0")
+        if self.vm_nodes < 0:
+            raise ValueError("vm_nodes must be >= 0")
 
     def replace(self, **changes: Any) -> TwinSpec:
         """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""

@@ -23,9 +23,10 @@ from typing import Any
 from autoscaler.sim.clock import ScaledClock, SimClock, VirtualClock
 from autoscaler.sim.cluster import Cluster
 from autoscaler.sim.datasets import DEFAULT_ROLES
-from autoscaler.sim.faults import FaultInjector
+from autoscaler.sim.faults import FaultInjector, ModelFaultKind
 from autoscaler.sim.k8s_model import ROLES_ANNOTATION, K8sModel, Obj, format_micro_time
 from autoscaler.sim.spec import TwinSpec
+from autoscaler.sim.vms import VmFleet
 
 STEP_SECONDS = 1.0
 
@@ -70,6 +71,24 @@ class Twin:
         self.statefulset: tuple[str, str] | None = None
         k8s.on_pod_ready.append(self._pod_ready)
         k8s.on_pod_stopped.append(self._pod_stopped)
+        #: ES nodes on VMs (``/_sim/nodes``), joining after a delay; see ``vms``.
+        self.vms = VmFleet(
+            cluster=cluster,
+            clock=clock,
+            default_roles=self.default_roles,
+            default_disk_bytes=node_disk_bytes,
+            heap_bytes=node_heap_bytes,
+        )
+        self.vms.on_fault_exhausted = self.faults.remove
+        vms = self.vms
+        self.faults.register(
+            "vm_never_joins",
+            ModelFaultKind(vms.apply_never_joins, lambda _id, p: vms.revert_never_joins(p)),
+        )
+        self.faults.register(
+            "vm_provision_error",
+            ModelFaultKind(vms.apply_provision_error, lambda i, _p: vms.revert_provision_error(i)),
+        )
 
     @classmethod
     def create(cls, spec: TwinSpec | None = None) -> Twin:
@@ -92,6 +111,12 @@ class Twin:
             pod_termination_delay=spec.pod_termination_delay,
         )
         twin = cls(clock=clock, cluster=cluster, k8s=k8s, default_roles=roles)
+        if spec.vm_nodes:
+            # a VM-only cluster (Ansible target): no StatefulSet, nodes es-vm-0..N-1 joined
+            for i in range(spec.vm_nodes):
+                twin.vms.provision(f"es-vm-{i}", joined=True)
+            cluster.step(0.0)
+            return twin
         namespace, name = split_statefulset(spec.statefulset)
         major = es_version.split(".")[0]
         k8s.create_statefulset(
@@ -141,6 +166,7 @@ class Twin:
     def _step(self, dt: float) -> None:
         self._model_time += dt
         self.k8s.step(self._model_time)
+        self.vms.step(self._model_time)
         self.cluster.step(dt)
 
     async def run_ticker(self) -> None:
@@ -202,6 +228,7 @@ class Twin:
             },
             "elasticsearch": self.cluster.state(),
             "kubernetes": self.k8s.state(),
+            "vm_nodes": self.vms.list(),
             "faults": self.faults.active(),
             "invariants": self.invariants,
         }

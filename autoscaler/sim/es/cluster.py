@@ -210,6 +210,33 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin):
         self._pinned.clear()
         self._dirty = True
 
+    def set_disk_used(self, name: str, used_percent: float) -> dict[str, Any]:
+        """Make ``name``'s disk ``used_percent`` full now (test/rehearsal control).
+
+        The difference to the shard data is "other" bytes on the data path, so shards moving
+        on or off the node still change its use afterwards, as on a real disk.
+        """
+        self._ensure_layout()
+        node = self._nodes.get(name)
+        if node is None:
+            raise KeyError(f"node [{name}] is not in the cluster")
+        if not 0.0 <= used_percent <= 100.0:
+            raise ValueError("used_percent must be between 0 and 100")
+        shard_bytes = node.used_bytes() - node.base_used()
+        node.other_bytes = max(0, int(node.disk_bytes * used_percent / 100.0) - shard_bytes)
+        self._dirty = True
+        return self.disk_of(node)
+
+    def disk_of(self, node: Node) -> dict[str, Any]:
+        used = min(node.disk_bytes, node.used_bytes())
+        return {
+            "node": node.name,
+            "total_bytes": node.disk_bytes,
+            "used_bytes": used,
+            "available_bytes": node.disk_bytes - used,
+            "used_percent": round(used * 100.0 / node.disk_bytes, 2),
+        }
+
     def shards_on(self, node_name: str) -> int:
         self._ensure_layout()
         node = self._nodes.get(node_name)

@@ -87,6 +87,8 @@ class Node:
     incoming: int = 0
     outgoing: int = 0
     reloc_out: int = 0
+    #: bytes on the data path that are not shard data (``/_sim/nodes/{name}/disk``); None = 1 %
+    other_bytes: int | None = None
 
     @property
     def is_data(self) -> bool:
@@ -101,7 +103,7 @@ class Node:
         return len(self.copies) - self.reloc_out + len(self.incoming_relocs)
 
     def base_used(self) -> int:
-        return self.disk_bytes // 100
+        return self.disk_bytes // 100 if self.other_bytes is None else self.other_bytes
 
     def used_bytes(self) -> int:
         inc = 0
