@@ -9,6 +9,9 @@ them into an ``https://`` configuration. The twin writes the same layout (its JS
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import os
 import shutil
 import ssl
 from pathlib import Path
@@ -117,3 +120,37 @@ async def test_kubeconfig_of_a_secure_twin_names_its_ca_and_works_over_https(
     await config.load_kube_config(config_file=str(secure.kubeconfig_path), client_configuration=cfg)
     assert cfg.ssl_ca_cert == str(secure.ca_file)
     assert await replicas_via(client.ApiClient(cfg), secure) == 3
+
+
+@pytest.fixture(scope="module")
+def kubectl() -> Path:
+    spec = importlib.util.spec_from_file_location(
+        "es_autoscaler_test_tools", Path(__file__).resolve().parents[2] / "tools.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    tools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tools)
+    path: Path | None = tools.ensure_kubectl()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("kubectl could not be downloaded, and CI requires it")
+        pytest.skip("kubectl could not be downloaded (no network?)")
+    return path
+
+
+async def test_real_kubectl_sends_the_token_over_https_and_reads_the_statefulset(
+    secure: RunningTwin, kubectl: Path
+) -> None:
+    namespace, name = secure.statefulset.split("/")
+    home = secure.kubeconfig_path.parent
+    proc = await asyncio.create_subprocess_exec(
+        str(kubectl), "--kubeconfig", str(secure.kubeconfig_path),
+        "--cache-dir", str(home / "kube-cache"), "--request-timeout", "20s",
+        "-n", namespace, "get", "statefulset", name, "-o", "jsonpath={.spec.replicas}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "HOME": str(home)},
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode() == "3"
