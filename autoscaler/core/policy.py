@@ -327,6 +327,14 @@ class ElasticsearchConnection(_Model):
     @classmethod
     def _http_urls(cls, urls: list[str]) -> list[str]:
         for u in urls:
+            scheme, sep, rest = u.partition("://")
+            if sep and "@" in rest.split("/", 1)[0]:
+                # never echo the URL: it would put the secret in logs and /metrics labels
+                raise ValueError(
+                    f"{scheme}://…@{rest.split('/', 1)[0].rpartition('@')[2]} has credentials "
+                    "in it (user:password@): give the user as 'username' and the password in "
+                    "a file named by 'passwordFile', or use 'apiKeyFile'"
+                )
             if not re.match(r"^https?://[^/\s]+", u):
                 raise ValueError(f"{u!r} is not an http(s) URL")
         return urls
@@ -541,6 +549,24 @@ class LoadResult:
 Path_ = tuple[str | int, ...]
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader refusing YAML aliases: a few hundred bytes of nested aliases expand to
+    billions of nodes (issue 9: MemoryError), and a policy never needs them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"YAML aliases (*{event.anchor}) are not allowed in policy files; "
+                "write the value out",
+                event.start_mark,
+            )
+        node: yaml.Node | None = super().compose_node(parent, index)
+        return node
+
+
 class _Positions:
     """A YAML document turned into plain Python values plus a path → line map."""
 
@@ -678,7 +704,12 @@ def load_policy_texts(sources: Iterable[tuple[str, str]]) -> LoadResult:
     seen: dict[str, LoadedPolicy] = {}
     for file, text in sources:
         try:
-            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+            nodes = list(yaml.compose_all(text, Loader=_NoAliasLoader))
+        except yaml.composer.ComposerError as e:
+            mark = e.problem_mark or e.context_mark
+            line = mark.line + 1 if mark else 1
+            errors.append(PolicyError(file, line, "", f"{e.problem or e}"))
+            continue
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark else 1

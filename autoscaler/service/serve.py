@@ -25,7 +25,12 @@ from autoscaler.core.alerts import WebhookPayload
 from autoscaler.core.policy import LoadedPolicy, LoadResult, Policy
 from autoscaler.elastic.client import connection_key, make_client
 from autoscaler.metrics import Metrics
-from autoscaler.policyfiles import load_policies, mtimes
+from autoscaler.policyfiles import (
+    FileState,
+    load_policies,
+    load_policies_isolated,
+    snapshot,
+)
 from autoscaler.service.http import build_app
 from autoscaler.service.logs import fields
 from autoscaler.service.runtime import Runtime
@@ -76,7 +81,7 @@ class Service:
         self._groups: dict[tuple[object, ...], _ClusterGroup] = {}
         self._readers: dict[str, ReplicaReader] = {}
         self._kube: Any = None
-        self._mtimes: dict[str, float] = {}
+        self._mtimes: dict[str, FileState] = {}
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -88,8 +93,8 @@ class Service:
     # -- policies -----------------------------------------------------------------------------
 
     def _read_policies(self) -> LoadResult:
-        """Read and validate the policy directory, remember its mtimes, count the outcome."""
-        self._mtimes = mtimes([self.settings.policies])
+        """Read and validate the policy directory, remember its files, count the outcome."""
+        self._mtimes = snapshot([self.settings.policies])
         result = load_policies([self.settings.policies])
         self.metrics.policy_reloads.labels("success" if result.ok else "failure").inc()
         return result
@@ -103,7 +108,9 @@ class Service:
     async def reload(self, *, why: str) -> bool:
         """Re-read the policy directory; an invalid set is rejected and the old one stays."""
         async with self._reload_lock:
-            result = self._read_policies()
+            # in a child process: a large file takes seconds to parse (issue 9 item 4)
+            self._mtimes, result = await load_policies_isolated([self.settings.policies])
+            self.metrics.policy_reloads.labels("success" if result.ok else "failure").inc()
             if not result.ok:
                 log.error(
                     "policy_reload_rejected",
@@ -132,7 +139,8 @@ class Service:
                 await asyncio.wait_for(self._stopping.wait(), timeout=2.0)
             if self._stopping.is_set():
                 return
-            if mtimes([self.settings.policies]) != self._mtimes:
+            now = await asyncio.to_thread(snapshot, [self.settings.policies])
+            if now != self._mtimes:
                 await self.reload(why="file_change")
 
     # -- pollers ------------------------------------------------------------------------------
