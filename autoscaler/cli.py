@@ -232,8 +232,14 @@ def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     s.add_argument(
         "--state-dir",
         metavar="DIR",
-        help="state directory [ESAS_STATE_DIR, default state]; reserved: nothing is "
-        "persisted until scaling operations exist",
+        help="directory of the operations state file (running operations, cooldowns, "
+        "history) [ESAS_STATE_DIR, default state]",
+    )
+    s.add_argument(
+        "--state-configmap",
+        metavar="NS/NAME",
+        help="keep the operations state in this ConfigMap instead of --state-dir "
+        "[ESAS_STATE_CONFIGMAP; default in-cluster: $POD_NAMESPACE/es-autoscaler-state]",
     )
     s.add_argument(
         "--kubeconfig",
@@ -255,6 +261,7 @@ _SERVE_FIELDS = (
     "webhook_max_bytes",
     "alert_ttl_seconds",
     "state_dir",
+    "state_configmap",
     "kubeconfig",
     "log_level",
 )

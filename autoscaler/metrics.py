@@ -93,6 +93,25 @@ class Metrics:
             ["policy"],
             registry=r,
         )
+        self.operations = Counter(
+            "esas_operations_total",
+            "Finished scale operations by direction and outcome (confirmed, failed, rolled_back).",
+            ["policy", "direction", "outcome"],
+            registry=r,
+        )
+        self.operation_phase = Gauge(
+            "esas_operation_phase",
+            "1 for the phase a policy's running operation is in, else 0.",
+            ["policy", "phase"],
+            registry=r,
+        )
+        self.operation_duration = Histogram(
+            "esas_operation_duration_seconds",
+            "Duration of finished scale operations, start to confirmation (or failure).",
+            ["policy", "direction"],
+            buckets=(10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400),
+            registry=r,
+        )
         self.policy_reloads = Counter(
             "esas_policy_reloads_total",
             "Policy (re)loads by result (success, failure).",

@@ -29,7 +29,12 @@ class Settings(BaseSettings):
     alert_ttl_seconds: float = Field(
         DEFAULT_ALERT_TTL, gt=0, description="a firing alert not re-sent for this long expires"
     )
-    state_dir: Path = Field(Path("state"), description="where state is persisted")
+    state_dir: Path = Field(Path("state"), description="where operations are persisted")
+    state_configmap: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
+        description="NAMESPACE/NAME of a ConfigMap holding the operations state instead",
+    )
     kubeconfig: Path | None = Field(
         None, description="kubeconfig (default: in-cluster or KUBECONFIG)"
     )

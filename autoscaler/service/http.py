@@ -17,6 +17,7 @@ from autoscaler.service.runtime import Runtime, decision_view
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 READY: web.AppKey[Callable[[], tuple[bool, list[str]]]] = web.AppKey("ready")
+CONTROL_AUTH: web.AppKey[Callable[[str | None], bool]] = web.AppKey("control_auth")
 
 
 def _json(data: Any, *, status: int = 200) -> web.Response:
@@ -112,11 +113,59 @@ async def list_alerts(request: web.Request) -> web.Response:
     )
 
 
+async def list_operations(request: web.Request) -> web.Response:
+    """Operations, newest first (running ones first): ``policy`` filters, ``limit`` 1–1000."""
+    rt = request.app[RUNTIME]
+    raw_limit = request.query.get("limit", "100")
+    try:
+        limit = int(raw_limit)
+        if not 1 <= limit <= 1000:
+            raise ValueError
+    except ValueError:
+        return _json(
+            {"error": f"limit must be an integer from 1 to 1000, got {raw_limit[:50]!r}"},
+            status=400,
+        )
+    policy = request.query.get("policy")
+    ops = rt.actuator.operations_view() if rt.actuator is not None else []
+    out = [o for o in ops if policy is None or o["policy"] == policy][:limit]
+    return _json({"operations": out})
+
+
+async def _set_paused(request: web.Request, paused: bool) -> web.Response:
+    """``POST /api/v1/policies/{name}/pause|resume``, authenticated like the webhook. A paused
+    policy finishes its running operation safely but starts none."""
+    check = request.app.get(CONTROL_AUTH)
+    if check is None or not check(request.headers.get("Authorization")):
+        return _json({"error": "bad or missing credentials"}, status=401)
+    rt = request.app[RUNTIME]
+    name = request.match_info["name"]
+    if name not in rt.policies:
+        return _json({"error": f"no policy named {name[:100]!r}"}, status=404)
+    if paused:
+        rt.paused.add(name)
+    else:
+        rt.paused.discard(name)
+    rt.evaluate(name)
+    return _json(
+        {"name": name, "paused": paused, "effectiveMode": rt.policy_view(name)["effectiveMode"]}
+    )
+
+
+async def pause_policy(request: web.Request) -> web.Response:
+    return await _set_paused(request, True)
+
+
+async def resume_policy(request: web.Request) -> web.Response:
+    return await _set_paused(request, False)
+
+
 def build_app(
     *,
     runtime: Runtime,
     ready: Callable[[], tuple[bool, list[str]]],
     webhook: Handler | None,
+    control_auth: Callable[[str | None], bool] | None = None,
 ) -> web.Application:
     """The aiohttp application; ``webhook`` is mounted at ``/webhook/alertmanager``."""
     app = web.Application(client_max_size=1 << 20)
@@ -129,6 +178,11 @@ def build_app(
     app.router.add_get("/api/v1/policies/{name}", get_policy)
     app.router.add_get("/api/v1/decisions", list_decisions)
     app.router.add_get("/api/v1/alerts", list_alerts)
+    app.router.add_get("/api/v1/operations", list_operations)
+    app.router.add_post("/api/v1/policies/{name}/pause", pause_policy)
+    app.router.add_post("/api/v1/policies/{name}/resume", resume_policy)
+    if control_auth is not None:
+        app[CONTROL_AUTH] = control_auth
     if webhook is not None:
         app.router.add_route("*", "/webhook/alertmanager", webhook)
     return app

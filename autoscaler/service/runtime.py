@@ -84,6 +84,10 @@ class Actuator(Protocol):
         """Start the operation a decision asks for (asynchronously; may decline)."""
         ...
 
+    def operations_view(self) -> list[dict[str, Any]]:
+        """Every remembered operation, newest first, in the ``/api/v1/operations`` shape."""
+        ...
+
 
 def effective(policy: Policy, *, can_act: bool = False, paused: bool = False) -> Policy:
     """The policy as this service runs it: ``paused`` by the API wins; ``active`` runs as

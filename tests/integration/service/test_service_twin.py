@@ -54,7 +54,7 @@ async def test_policy_status_shows_the_tier_k8s_replicas_and_a_live_cpu_value(
         assert ready.status == 200
 
 
-async def test_sustained_cpu_in_the_twin_records_a_scale_up_decision_without_acting(
+async def test_a_dry_run_policy_records_a_scale_up_decision_without_acting(
     tmp_path: Path, twin: RunningTwin
 ) -> None:
     await _set_load(twin, search=5000, index=5000)
@@ -63,6 +63,7 @@ async def test_sustained_cpu_in_the_twin_records_a_scale_up_decision_without_act
         twin,
         name="hot",
         when_up="{metric: cpu, aggregate: avg, above: 50, for: 2s}",
+        mode="dry-run",
     ) as r:
 
         async def scale_up() -> Any:
@@ -72,7 +73,7 @@ async def test_sustained_cpu_in_the_twin_records_a_scale_up_decision_without_act
 
         d = await r.wait_for(scale_up, what="a scale_up decision")
         assert (d["from"], d["to"]) == (3, 4)
-        assert d["act"] is False  # acting is not wired yet: the service runs as dry-run
+        assert d["act"] is False  # mode: dry-run decides and records, never acts
         assert "dry_run" in [x["code"] for x in d["reasons"]]
         assert any(x["code"] == "sustained" for x in d["reasons"])
         # nothing was scaled

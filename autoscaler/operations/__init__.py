@@ -1,0 +1,1 @@
+"""Operations: persisted, resumable scale operations carried out through targets (DESIGN §6)."""

@@ -1,0 +1,241 @@
+"""The operations runner against the twin: real kubernetes-asyncio and elasticsearch-py
+clients, real StatefulSet scale subresource, real exclusions, real shard movement.
+
+Each test starts one operation directly (what the engine would ask for) and checks the
+outcome on the twin's own state: replicas, shard placement, exclusions, invariants, Events.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from _ops_kit import (
+    GIB,
+    NS,
+    STS,
+    es_state,
+    eventually,
+    fault,
+    make_policy,
+    rig,
+    sim,
+    small_twin,
+)
+from kubernetes_asyncio import client
+
+from autoscaler.operations.store import FileStore
+from autoscaler.sim.datasets import IndexSpec
+
+
+async def test_scale_up_confirms_only_after_relocations_ended_and_the_new_node_holds_shards(
+    tmp_path: Path,
+) -> None:
+    async with (
+        small_twin() as twin,
+        rig(twin, make_policy(es_url=twin.es_url), state_dir=tmp_path) as r,
+    ):
+        op = await r.runner.begin(policy="data", from_replicas=3, to_replicas=4)
+        assert op is not None
+        # the twin's timeline, sampled: when was the last moment anything was relocating?
+        last_moving: float | None = None
+        first_still: float | None = None
+        while True:
+            now = time.time()
+            state = await es_state(twin)
+            moving = state["relocating"] + state["initializing"] > 0
+            if moving:
+                last_moving, first_still = now, None
+            elif last_moving is not None and first_still is None:
+                first_still = now
+            current = next(o for o in r.runner.operations() if o.id == op.id)
+            if not current.running:
+                break
+            assert time.time() - op.started_at < 60, "operation did not finish"
+        assert current.state == "confirmed", current.failure
+        assert last_moving is not None, "the twin never relocated anything"
+        assert current.confirmed_at is not None
+        assert current.confirmed_at >= last_moving  # not before rebalancing ended
+        state = await es_state(twin)
+        new = next(n for n in state["nodes"] if n["name"] == "es-data-3")
+        assert new["shards"] > 0
+        assert state["relocating"] == 0
+        assert await r.target.current_replicas() == 4
+        assert state["invariants"] == []
+        reasons = [e.reason for e in await r.events()]
+        assert reasons[:1] == ["ScalingUp"]
+        assert reasons[-1] == "ScaleConfirmed"
+        # cooldown clock: the store holds the confirmation
+        stored = await FileStore(tmp_path).load()
+        assert stored.last_confirmed[r.target.key] == current.confirmed_at
+
+
+async def test_scale_down_drains_the_highest_ordinal_first_and_keeps_the_users_exclusion(
+    tmp_path: Path,
+) -> None:
+    async with (
+        small_twin(nodes=4) as twin,
+        rig(twin, make_policy(es_url=twin.es_url), state_dir=tmp_path) as r,
+    ):
+        await r.es.cluster.put_settings(
+            persistent={"cluster.routing.allocation.exclude._name": "retired-node-7"}
+        )
+        op = await r.run(to=3)
+        assert op.state == "confirmed", op.failure
+        assert op.victims == ("es-data-3",)
+        phases = [s.phase for s in op.history]
+        assert phases.index("draining") < phases.index("scaling") < phases.index("removing")
+        state = await es_state(twin)
+        assert state["invariants"] == []  # no copy lost, scratch (0 replicas) included
+        assert state["health"] == "green"
+        assert sorted(n["name"] for n in state["nodes"]) == ["es-data-0", "es-data-1", "es-data-2"]
+        assert state["settings"]["excluded_names"] == ["retired-node-7"]
+        assert state["voting_config_exclusions"] == []
+        assert await r.target.current_replicas() == 3
+        assert "Draining" in [e.reason for e in await r.events()]
+
+
+async def test_yellow_cluster_refuses_the_scale_down_with_no_side_effect(tmp_path: Path) -> None:
+    replicated = (IndexSpec("logs", 3, 1, 6 * GIB),)
+    async with (
+        small_twin(nodes=4, indices=replicated) as twin,
+        rig(twin, make_policy(es_url=twin.es_url), state_dir=tmp_path) as r,
+    ):
+        await fault(twin, {"type": "node_crash", "node": "es-data-1", "restart": False})
+        op = await r.run(to=3)
+        assert op.state == "failed"
+        assert (op.failure or "").startswith("unsafe(")
+        assert "cluster is yellow" in (op.failure or "")
+        assert [s.phase for s in op.history] == ["preflight", "done"]
+        assert await r.target.current_replicas() == 4
+        state = await es_state(twin)
+        assert state["settings"]["excluded_names"] == []
+        assert state["voting_config_exclusions"] == []
+
+
+async def test_disk_projection_over_the_limit_refuses_the_scale_down(tmp_path: Path) -> None:
+    async with small_twin(nodes=4) as twin:
+        policy = make_policy(es_url=twin.es_url, safety={"maxDiskPercentAfterScaleDown": 1})
+        async with rig(twin, policy, state_dir=tmp_path) as r:
+            op = await r.run(to=3)
+            assert op.state == "failed"
+            assert "disk projection" in (op.failure or "")
+            assert "> 1%" in (op.failure or "")
+            assert await r.target.current_replicas() == 4
+
+
+async def test_an_index_whose_replicas_would_not_fit_refuses_the_scale_down(tmp_path: Path) -> None:
+    twice = (IndexSpec("logs", 3, 2, 3 * GIB),)
+    async with (
+        small_twin(nodes=3, indices=twice) as twin,
+        rig(twin, make_policy(es_url=twin.es_url), state_dir=tmp_path) as r,
+    ):
+        op = await r.run(to=2)
+        assert op.state == "failed"
+        assert "index logs needs 3 nodes (replicas 2 + 1), 2 would remain" in (op.failure or "")
+        assert await r.target.current_replicas() == 3
+
+
+async def test_removing_master_eligible_nodes_that_would_lose_quorum_is_refused(
+    tmp_path: Path,
+) -> None:
+    unreplicated = (IndexSpec("scratch", 3, 0, 1 * GIB),)
+    async with small_twin(nodes=3, indices=unreplicated) as twin:
+        policy = make_policy(es_url=twin.es_url, step=2)
+        async with rig(twin, policy, state_dir=tmp_path) as r:
+            op = await r.run(to=1)
+            assert op.state == "failed"
+            assert "quorum at risk" in (op.failure or "")
+            state = await es_state(twin)
+            assert state["voting_config_exclusions"] == []
+            assert state["settings"]["excluded_names"] == []
+
+
+async def test_drain_stall_times_out_removes_our_exclusion_and_leaves_replicas(
+    tmp_path: Path,
+) -> None:
+    async with small_twin(nodes=4) as twin:
+        policy = make_policy(es_url=twin.es_url, safety={"drainTimeout": "2s"})
+        async with rig(twin, policy, state_dir=tmp_path) as r:
+            rows = await r.es.cat.shards(format="json", h="index,shard,node")
+            on_victim = next(x for x in rows if x["node"] == "es-data-3")
+            await fault(
+                twin,
+                {
+                    "type": "pin_shard",
+                    "index": on_victim["index"],
+                    "shard": int(on_victim["shard"]),
+                },
+            )
+            op = await r.run(to=3)
+            assert op.state == "failed"
+            assert "draining timed out" in (op.failure or "")
+            assert "es-data-3" in (op.failure or "")
+            state = await es_state(twin)
+            assert state["settings"]["excluded_names"] == []
+            assert state["voting_config_exclusions"] == []
+            assert await r.target.current_replicas() == 4
+            events = await r.events()
+            failed = [e for e in events if e.reason == "ScaleFailed"]
+            assert [e.type for e in failed] == ["Warning"]
+            assert state["invariants"] == []
+
+
+async def test_a_pod_that_never_becomes_ready_is_rolled_back(tmp_path: Path) -> None:
+    async with small_twin() as twin:
+        policy = make_policy(es_url=twin.es_url, safety={"joinTimeout": "2s"})
+        async with rig(twin, policy, state_dir=tmp_path) as r:
+            await fault(twin, {"type": "pod_never_ready", "pod": "es-data-3"})
+            op = await r.run(to=4)
+            assert op.state == "rolled_back", op.failure
+            assert "es-data-3" in (op.failure or "")
+            assert await r.target.current_replicas() == 3
+            pods = await client.CoreV1Api(r.kube).list_namespaced_pod(NS)
+
+            async def gone() -> bool:
+                pods = await client.CoreV1Api(r.kube).list_namespaced_pod(NS)
+                return "es-data-3" not in [p.metadata.name for p in pods.items]
+
+            await eventually(gone, what="es-data-3 deleted")
+            del pods
+            assert "ScaleRolledBack" in [e.reason for e in await r.events()]
+            assert (await es_state(twin))["invariants"] == []
+
+
+async def test_conflicts_on_the_scale_write_are_retried(tmp_path: Path) -> None:
+    async with (
+        small_twin() as twin,
+        rig(twin, make_policy(es_url=twin.es_url), state_dir=tmp_path) as r,
+    ):
+        await fault(twin, {"type": "conflict", "count": 2})
+        op = await r.run(to=4)
+        assert op.state == "confirmed", op.failure
+        faults = (await sim(twin, "GET", "/_sim/faults"))["faults"]
+        assert all(f["type"] != "conflict" for f in faults)  # both conflicts were consumed
+
+
+async def test_a_forbidden_scale_write_fails_with_the_rbac_message(tmp_path: Path) -> None:
+    async with (
+        small_twin() as twin,
+        rig(twin, make_policy(es_url=twin.es_url), state_dir=tmp_path) as r,
+    ):
+        await fault(twin, {"type": "forbidden", "verb": "update", "resource": "statefulsets/scale"})
+        op = await r.run(to=4)
+        assert op.state == "failed"
+        assert "403" in (op.failure or "")
+        assert "statefulsets/scale" in (op.failure or "")
+        assert await r.target.current_replicas() == 3
+        assert r.target.key == f"statefulset/{NS}/{STS}"
+
+
+async def test_es_errors_during_the_drain_are_retried(tmp_path: Path) -> None:
+    async with (
+        small_twin(nodes=4) as twin,
+        rig(twin, make_policy(es_url=twin.es_url), state_dir=tmp_path) as r,
+    ):
+        await fault(
+            twin, {"type": "error", "app": "es", "status": 503, "path": "_cat/shards", "count": 6}
+        )
+        op = await r.run(to=3)
+        assert op.state == "confirmed", op.failure
+        assert (await es_state(twin))["invariants"] == []
