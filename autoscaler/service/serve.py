@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -23,8 +24,18 @@ from elasticsearch import AsyncElasticsearch
 
 from autoscaler.core.alerts import WebhookPayload
 from autoscaler.core.policy import LoadedPolicy, LoadResult, Policy
-from autoscaler.elastic.client import connection_key, make_client
+from autoscaler.elastic.admin import EsAdmin
+from autoscaler.elastic.client import ServerInfo, connection_key, make_client
 from autoscaler.metrics import Metrics
+from autoscaler.operations.actuator import RunnerActuator
+from autoscaler.operations.runner import Binding, Runner
+from autoscaler.operations.store import (
+    ConfigMapStore,
+    FileStore,
+    Store,
+    StoreError,
+    parse_configmap_ref,
+)
 from autoscaler.policyfiles import (
     FileState,
     load_policies,
@@ -37,8 +48,8 @@ from autoscaler.service.runtime import Runtime
 from autoscaler.settings import Settings
 from autoscaler.signals.poller import Poller, PollResult, TierSubscription
 from autoscaler.signals.webhook import WebhookAuth, webhook_handler
-from autoscaler.targets.base import ReplicaReader, TargetUnavailable
-from autoscaler.targets.statefulset import StatefulSetReplicas, make_api_client
+from autoscaler.targets.base import Target, TargetUnavailable
+from autoscaler.targets.statefulset import StatefulSetTarget, make_api_client
 
 log = logging.getLogger("autoscaler.service")
 
@@ -53,6 +64,7 @@ class _ClusterGroup:
     task: asyncio.Task[None] | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     polled_once: bool = False
+    server: ServerInfo | None = None
 
 
 class Service:
@@ -79,7 +91,8 @@ class Service:
         )
         self._client_factory = client_factory or (lambda p: make_client(p.elasticsearch))
         self._groups: dict[tuple[object, ...], _ClusterGroup] = {}
-        self._readers: dict[str, ReplicaReader] = {}
+        self._readers: dict[str, Target] = {}
+        self.operations: Runner | None = None
         self._kube: Any = None
         self._mtimes: dict[str, FileState] = {}
         self._runner: web.AppRunner | None = None
@@ -211,6 +224,8 @@ class Service:
         if group is None:
             return  # the policies changed while this poll ran
         group.polled_once = True
+        if result.server is not None:
+            group.server = result.server
         names = [s.policy_name for s in group.poller.subscribers]
         for name in names:
             tier = result.tiers.get(name)
@@ -250,9 +265,47 @@ class Service:
                     error="no Kubernetes configuration (in-cluster or KUBECONFIG)",
                 )
                 continue
-            self._readers[rt.policy.name] = StatefulSetReplicas(
+            self._readers[rt.policy.name] = StatefulSetTarget(
                 self._kube, namespace=sts.namespace, name=sts.name
             )
+
+    # -- operations ---------------------------------------------------------------------------
+
+    async def _store(self) -> Store:
+        """``--state-configmap NS/NAME`` if given (or in-cluster with ``POD_NAMESPACE``),
+        else the file under ``--state-dir``."""
+        ref = self.settings.state_configmap
+        if (
+            ref is None
+            and os.environ.get("KUBERNETES_SERVICE_HOST")
+            and os.environ.get("POD_NAMESPACE")
+        ):
+            ref = f"{os.environ['POD_NAMESPACE']}/es-autoscaler-state"
+        if ref is not None:
+            namespace, name = parse_configmap_ref(ref)
+            if self._kube is None:
+                self._kube = await make_api_client(kubeconfig=self.settings.kubeconfig)
+            if self._kube is None:
+                raise ValueError("--state-configmap needs a Kubernetes configuration")
+            return ConfigMapStore(self._kube, namespace=namespace, name=name)
+        return FileStore(self.settings.state_dir)
+
+    async def _bind(self, name: str) -> Binding | None:
+        """What an operation of policy ``name`` acts through, as configured right now."""
+        rt = self.runtime.policies.get(name)
+        target = self._readers.get(name)
+        if rt is None or target is None:
+            return None
+        group = self._groups.get(connection_key(rt.policy.elasticsearch))
+        if group is None:
+            return None
+        tier = frozenset(rt.tier_nodes) if rt.last_poll_ok and rt.tier_nodes else None
+        return Binding(
+            policy=rt.policy,
+            target=target,
+            admin=EsAdmin(group.client, server=group.server),
+            tier=tier,
+        )
 
     async def _refresh_replicas(self, names: list[str], result: PollResult) -> None:
         for name in names:
@@ -329,7 +382,12 @@ class Service:
             on_payload=self.on_webhook,
             metrics=self.metrics,
         )
-        app = build_app(runtime=self.runtime, ready=self.ready, webhook=handler)
+        app = build_app(
+            runtime=self.runtime,
+            ready=self.ready,
+            webhook=handler,
+            control_auth=lambda header: self.auth.check(authorization=header),
+        )
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=5.0, auto_decompress=False
         )
@@ -341,7 +399,15 @@ class Service:
         sock = server.sockets[0].getsockname()  # type: ignore[attr-defined]
         self.address = (str(sock[0]), int(sock[1]))
         await self._sync_readers()
+        store = await self._store()
+        self.operations = Runner(
+            store=store, clock=self.clock, metrics=self.metrics, bind=self._bind
+        )
+        # before the first poll is evaluated: running operations and cooldowns are known
+        await self.operations.restore()
+        self.runtime.actuator = RunnerActuator(self.operations)
         await self._sync_pollers()
+        self.operations.resume_all()
         self._tasks.append(asyncio.create_task(self._watch(), name="policy-watch"))
         log.info(
             "listening",
@@ -356,6 +422,8 @@ class Service:
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self.operations is not None:
+            await self.operations.stop()  # stored at their phase; the next start resumes
         for key in list(self._groups):
             await self._stop_group(key)
         for t in self._tasks:
@@ -412,6 +480,10 @@ async def serve(settings: Settings) -> int:
     )
     try:
         await service.start()
+    except (StoreError, ValueError) as e:
+        log.error("state_store_failed", extra=fields(error=str(e)))
+        await service.stop()
+        return 2
     except OSError as e:
         log.error("bind_failed", extra=fields(host=settings.host, port=settings.port, error=str(e)))
         return 1
