@@ -9,6 +9,7 @@ are checked against the operator's own CRD schemas (fixtures/README.md).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -103,6 +104,20 @@ def test_values_table_in_chart_readme_is_generated_from_values_comments() -> Non
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_an_undocumented_value_fails_the_values_table(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("values_table", REPO / "helm" / "values_table.py")
+    assert spec is not None
+    assert spec.loader is not None
+    values_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(values_table)
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart)
+    with (chart / "values.yaml").open("a") as f:
+        f.write("\nundocumented: 1\n")
+    with pytest.raises(ValueError, match="values without a `# --` comment: undocumented"):
+        values_table.render_table(chart)
 
 
 # --- manifests are valid Kubernetes ---------------------------------------------------------

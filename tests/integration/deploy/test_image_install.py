@@ -144,11 +144,22 @@ def test_image_venv_validates_the_chart_default_policies(
     image_venv: Path, rendered: dict[str, str], tmp_path: Path
 ) -> None:
     cm = one(docs_of(rendered["defaults"]), "ConfigMap", "-policies")
-    for name, body in cm["data"].items():
-        (tmp_path / name).write_text(body)
+    _kubelet_configmap_layout(tmp_path, cm["data"])
     result = _es_autoscaler(image_venv, "validate", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("es-data: ")
+
+
+def _kubelet_configmap_layout(directory: Path, data: dict[str, str]) -> None:
+    """Lay files out as the kubelet mounts a ConfigMap (pkg/volume/util/atomic_writer.go):
+    a hidden timestamped directory, ``..data`` pointing to it, each key a symlink into it."""
+    stamp = directory / "..2026_01_01_00_00_00.000000001"
+    stamp.mkdir()
+    for name, body in data.items():
+        (stamp / name).write_text(body)
+    (directory / "..data").symlink_to(stamp.name)
+    for name in data:
+        (directory / name).symlink_to(f"..data/{name}")
 
 
 def _get(url: str) -> tuple[int, Any]:
