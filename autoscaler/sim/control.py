@@ -17,6 +17,10 @@ Endpoints (JSON in, JSON out; errors are ``{"error": "..."}`` with 400/404/409):
 - ``GET /_sim/faults``, ``POST /_sim/faults`` (see ``faults`` for the JSON),
   ``DELETE /_sim/faults`` (all), ``DELETE /_sim/faults/{id}`` (one).
 - ``GET /_sim/invariants`` → a JSON list, empty while the cluster never lost data.
+- ``GET /_sim/requests`` → ``{"requests": [{"verb", "group", "version", "resource",
+  "subresource", "namespace", "name", "user", "code", "method", "path", "at",
+  "resource_request"}, ...]}``: every request the Kubernetes side served, RBAC verbs
+  (``k8s/requestlog.py``); ``DELETE /_sim/requests`` returns them and clears the log.
 - VM nodes (``vms``; the Ansible target's machines):
   ``GET /_sim/nodes`` → ``{"nodes": [VM, ...]}``; ``GET /_sim/nodes/{name}`` → ``VM``;
   ``POST /_sim/nodes`` body ``{"name": "es-vm-3", "roles": [...]?, "disk_gb": 500?,
@@ -103,6 +107,13 @@ class Control:
 
     async def invariants(self, request: web.Request) -> web.Response:
         return web.json_response(self.twin.invariants)
+
+    async def k8s_requests(self, request: web.Request) -> web.Response:
+        """Every request the Kubernetes side served; ``DELETE`` answers and then clears."""
+        entries = self.twin.requests.entries()
+        if request.method == "DELETE":
+            self.twin.requests.clear()
+        return web.json_response({"requests": entries})
 
     async def workload(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -228,6 +239,8 @@ def add_control_routes(app: web.Application, twin: Twin) -> None:
     router = app.router
     router.add_get("/_sim/state", control.state)
     router.add_get("/_sim/invariants", control.invariants)
+    router.add_get("/_sim/requests", control.k8s_requests)
+    router.add_delete("/_sim/requests", control.k8s_requests)
     router.add_put("/_sim/workload", control.workload)
     router.add_post("/_sim/workload", control.workload)
     router.add_post("/_sim/advance", control.advance)

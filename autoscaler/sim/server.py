@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import shutil
 import ssl
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ from aiohttp import web
 from autoscaler.sim.control import add_control_routes
 from autoscaler.sim.es_api import add_es_routes
 from autoscaler.sim.es_security import EsSecurity
+from autoscaler.sim.k8s.rbac import load_rbac, service_account_user
 from autoscaler.sim.k8s_api import K8sAuth, build_k8s_app
 from autoscaler.sim.spec import TwinSpec
 from autoscaler.sim.tls import HandshakeCounter, TlsFiles, generate_tls, server_ssl_context
@@ -69,6 +72,8 @@ class RunningTwin:
     #: TLS handshakes each side has seen (failed ones included).
     es_handshakes: HandshakeCounter | None = None
     k8s_handshakes: HandshakeCounter | None = None
+    #: ``sim --rbac``: one kubeconfig per ServiceAccount a binding names, ``"NS/NAME"`` → path.
+    kubeconfigs: dict[str, Path] = field(default_factory=dict)
 
 
 def build_es_side(twin: Twin, *, security: EsSecurity | None = None) -> web.Application:
@@ -131,6 +136,15 @@ def _url(host: str, port: int, scheme: str = "http") -> str:
     return f"{scheme}://{shown}:{port}"
 
 
+def add_sim_date(app: web.Application, twin: Twin) -> None:
+    """HTTP ``Date`` headers from the sim clock, as a server living at sim time would send."""
+
+    async def set_date(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Date"] = formatdate(twin.now(), usegmt=True)
+
+    app.on_response_prepare.append(set_date)
+
+
 async def _serve(
     app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None
 ) -> tuple[web.AppRunner, int]:
@@ -173,11 +187,24 @@ async def run_twin(
         require_token=require_token or spec.k8s_security,
         user=f"system:serviceaccount:{namespace}:es-autoscaler",
     )
-    k8s_app = build_k8s_app(twin.k8s, auth=auth, middlewares=[twin.faults.middleware("k8s")])
+    sa_tokens: dict[str, str] = {}  # "NS/NAME" → bearer token, for ``sim --rbac``
+    for sa_ns, sa_name in load_rbac(twin.k8s, spec.rbac_files) if spec.rbac_files else ():
+        sa_token = f"sim-sa-{secrets.token_hex(16)}"
+        sa_tokens[f"{sa_ns}/{sa_name}"] = sa_token
+        auth.tokens[sa_token] = service_account_user(sa_ns, sa_name)
+    k8s_app = build_k8s_app(
+        twin.k8s,
+        auth=auth,
+        middlewares=[twin.faults.middleware("k8s")],
+        rbac=bool(spec.rbac_files),
+        request_log=twin.requests,
+    )
+    add_sim_date(k8s_app, twin)
     es_security = (
         EsSecurity.create(twin.cluster, users_file=spec.es_users_file) if spec.security else None
     )
     es_app = build_es_side(twin, security=es_security)
+    add_sim_date(es_app, twin)
 
     temp_dir: str | None = None
     if kubeconfig_dir is None:
@@ -211,6 +238,16 @@ async def run_twin(
             namespace=namespace,
             ca_file=tls.ca_cert if k8s_ctx is not None and tls is not None else None,
         )
+        kubeconfigs = {
+            key: write_kubeconfig(
+                kube_dir / f"kubeconfig-{key.replace('/', '-')}",
+                server=k8s_url,
+                token=sa_token,
+                namespace=key.split("/", 1)[0],
+                ca_file=tls.ca_cert if k8s_ctx is not None and tls is not None else None,
+            )
+            for key, sa_token in sa_tokens.items()
+        }
         password_file: Path | None = None
         if es_security is not None:
             password_file = kube_dir / "elastic-password"
@@ -240,6 +277,7 @@ async def run_twin(
             k8s_service_port=k8s_bound if sa_dir is not None else None,
             es_handshakes=es_hs,
             k8s_handshakes=k8s_hs,
+            kubeconfigs=kubeconfigs,
         )
     finally:
         if ticker is not None:

@@ -113,6 +113,30 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         "provision/stop more with POST/DELETE /_sim/nodes (default 0: StatefulSet pods)",
     )
     parser.add_argument(
+        "--rbac",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="enforce RBAC on the Kubernetes side with these Role/ClusterRole/RoleBinding/"
+        "ClusterRoleBinding manifests; a kubeconfig per bound ServiceAccount is listed in the "
+        'JSON line as "kubeconfigs" (default: permissive)',
+    )
+    parser.add_argument(
+        "--pvc-when-scaled",
+        choices=("Retain", "Delete"),
+        default="Retain",
+        help="persistentVolumeClaimRetentionPolicy.whenScaled of the StatefulSet (default "
+        "Retain: a node scaled back up returns with its id and data; Delete: new and empty)",
+    )
+    parser.add_argument(
+        "--start",
+        type=_start_time,
+        default=None,
+        metavar="TIME",
+        help="sim clock start, RFC 3339 (2026-01-01T00:00:00Z) or epoch seconds "
+        "(default: the current wall time)",
+    )
+    parser.add_argument(
         "--kubeconfig-dir",
         type=Path,
         default=None,
@@ -125,6 +149,21 @@ def _vm_nodes(args: argparse.Namespace) -> int:
     if vm_nodes < 0:
         raise ValueError("--vm-nodes must be >= 0")
     return vm_nodes
+
+
+def _start_time(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        from datetime import datetime
+
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected RFC 3339 (2026-01-01T00:00:00Z) or epoch seconds, got {text!r}"
+        ) from None
 
 
 def _workload(text: str) -> tuple[float, float]:
@@ -209,6 +248,9 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             security=bool(getattr(args, "security", False)),
             k8s_security=bool(getattr(args, "security", False)),
             es_users_file=str(args.es_users) if getattr(args, "es_users", None) else None,
+            rbac_files=tuple(str(f) for f in getattr(args, "rbac", None) or ()),
+            pvc_when_scaled=getattr(args, "pvc_when_scaled", "Retain"),
+            start=getattr(args, "start", None),
             vm_nodes=_vm_nodes(args),
         )
     except ValueError as exc:
@@ -230,7 +272,7 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             kubeconfig_dir=args.kubeconfig_dir,
         ) as running:
             running.twin.cluster.set_workload(search_per_s=search, index_per_s=index)
-            line = {
+            line: dict[str, Any] = {
                 "elasticsearch": running.es_url,
                 "kubernetes": running.k8s_url,
                 "kubeconfig": str(running.kubeconfig_path),
@@ -238,8 +280,13 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             if spec.vm_nodes:
                 line["vm_nodes"] = ",".join(vm["name"] for vm in running.twin.vms.list())
             line.update(_security_fields(running))
+            if running.kubeconfigs:
+                line["kubeconfigs"] = {k: str(v) for k, v in running.kubeconfigs.items()}
             print(json.dumps(line), flush=True)
             await stop.wait()
+    except ValueError as exc:  # e.g. an --rbac manifest that cannot be loaded
+        print(f"es-autoscaler sim: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)

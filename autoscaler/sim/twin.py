@@ -16,7 +16,10 @@ wall time × speed (demo).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +27,7 @@ from autoscaler.sim.clock import ScaledClock, SimClock, VirtualClock
 from autoscaler.sim.cluster import Cluster
 from autoscaler.sim.datasets import DEFAULT_ROLES
 from autoscaler.sim.faults import FaultInjector, ModelFaultKind
+from autoscaler.sim.k8s.requestlog import RequestLog
 from autoscaler.sim.k8s_model import ROLES_ANNOTATION, K8sModel, Obj, format_micro_time
 from autoscaler.sim.spec import TwinSpec
 from autoscaler.sim.vms import VmFleet
@@ -62,6 +66,8 @@ class Twin:
         self.cluster = cluster
         self.k8s = k8s
         self.faults = FaultInjector(cluster=cluster, k8s=k8s)
+        #: every request the Kubernetes side served (``GET /_sim/requests``)
+        self.requests = RequestLog()
         self.default_roles = tuple(default_roles)
         self.node_disk_bytes = node_disk_bytes
         self.node_heap_bytes = node_heap_bytes
@@ -96,7 +102,11 @@ class Twin:
         spec = spec or TwinSpec()
         nodes, roles, es_version, seed = spec.nodes, spec.roles, spec.es_version, spec.seed
         speed = spec.speed
-        clock: SimClock = VirtualClock() if speed is None else ScaledClock(speed=speed)
+        # the sim clock starts at the wall time unless pinned (``--start``)
+        start = time.time() if spec.start is None else spec.start
+        clock: SimClock = (
+            VirtualClock(now=start) if speed is None else ScaledClock(speed=speed, start=start)
+        )
         cluster = Cluster(
             clock=clock,
             version=es_version,
@@ -127,6 +137,8 @@ class Twin:
             pod_management_policy=spec.pod_management_policy,
             roles=roles,
             labels={"app": "elasticsearch", "statefulset": name, "es-major": major},
+            when_scaled=spec.pvc_when_scaled,
+            termination_grace_seconds=spec.termination_grace_seconds,
         )
         twin.statefulset = (namespace, name)
         # the starting nodes are a cluster "recovered from disk"; from here on membership
@@ -196,8 +208,21 @@ class Twin:
             roles=self._roles_of(pod),
             disk_bytes=self.node_disk_bytes,
             heap_bytes=self.node_heap_bytes,
+            node_id=self._node_id_of(pod),
+            ip=(pod.get("status") or {}).get("podIP") or None,
         )
         self._joined.add(name)
+
+    def _node_id_of(self, pod: Obj) -> str | None:
+        """An ES node id lives in its data path, so it belongs to the pod's volume: the same
+        PersistentVolumeClaim → the same id (22 URL-safe base64 characters, like ES's
+        ``UUIDs.randomBase64UUID``); a new claim (or an ``emptyDir`` pod) → a new id."""
+        meta = pod["metadata"]
+        identity = self.k8s.volume_identity(meta.get("namespace", ""), meta["name"])
+        if identity is None:
+            return None
+        digest = hashlib.sha256(identity.encode()).digest()
+        return base64.urlsafe_b64encode(digest).decode()[:22]
 
     def _pod_stopped(self, pod: Obj, crashed: bool) -> None:
         name = pod["metadata"]["name"]

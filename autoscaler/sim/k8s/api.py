@@ -8,17 +8,15 @@ server-side ``Table`` output. Behaviour references: ``tests/fixtures/kubernetes/
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 import yaml
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from autoscaler.sim.k8s.auth import K8sAuth, auth_middleware
+from autoscaler.sim.k8s.auth import K8S_USER_KEY, Handler, K8sAuth, auth_middleware
 from autoscaler.sim.k8s.discovery import discovery_response
 from autoscaler.sim.k8s.errors import (
     K8sError,
@@ -28,8 +26,12 @@ from autoscaler.sim.k8s.errors import (
     resource_not_served,
     unsupported_media_type,
 )
+from autoscaler.sim.k8s.history import expired
 from autoscaler.sim.k8s.model import K8sModel
+from autoscaler.sim.k8s.openapi import v2_document, v3_for_path, v3_root
+from autoscaler.sim.k8s.rbac import RbacAuthorizer
 from autoscaler.sim.k8s.reqinfo import RequestInfo, request_info
+from autoscaler.sim.k8s.requestlog import RequestLog, RequestRecord
 from autoscaler.sim.k8s.responses import json_response, status_response
 from autoscaler.sim.k8s.tables import table, wants_table
 from autoscaler.sim.k8s.types import (
@@ -39,6 +41,7 @@ from autoscaler.sim.k8s.types import (
     Obj,
     ResourceType,
 )
+from autoscaler.sim.k8s.watch import serve_watch
 
 _WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 _BODY_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
@@ -90,8 +93,9 @@ async def read_delete_options(request: web.Request) -> Obj:
 class K8sApi:
     """The request handler bound to one model."""
 
-    def __init__(self, model: K8sModel) -> None:
+    def __init__(self, model: K8sModel, *, bookmark_interval: float = 1.0) -> None:
         self.model = model
+        self.bookmark_interval = bookmark_interval
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -100,7 +104,7 @@ class K8sApi:
             return status_response(err)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        found = discovery_response(request)
+        found = discovery_response(request) or openapi_response(request)
         if found is not None:
             return found
         info = request_info(request)
@@ -123,6 +127,8 @@ class K8sApi:
             if info.verb == "watch":
                 return await self._watch(request, rt, None)
             raise method_not_allowed()
+        if rt.namespaced and info.namespace and info.resource != "namespaces":
+            self.model.get(NAMESPACES, "", info.namespace)  # 404 for a missing namespace
         if rt is NAMESPACES:
             info = RequestInfo(True, info.verb, "", "v1", "", "namespaces", "", info.name or "")
         verb = info.verb
@@ -181,84 +187,54 @@ class K8sApi:
         return json_response(obj)
 
     def _list(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.Response:
-        items, rv = self.model.list(
+        query = request.query
+        try:
+            limit = int(query.get("limit", "0") or 0)
+        except ValueError as exc:
+            raise bad_request(f"invalid limit: {exc}") from exc
+        rv, match = query.get("resourceVersion", ""), query.get("resourceVersionMatch", "")
+        if match == "Exact" and rv.isdigit() and int(rv) <= self.model.compacted_rv:
+            # etcd3 errors.go expiredList: an exact read of a compacted revision
+            raise expired("The resourceVersion for the provided list is too old.")
+        page = self.model.list_page(
             rt,
             namespace,
-            label_selector=request.query.get("labelSelector", ""),
-            field_selector=request.query.get("fieldSelector", ""),
+            label_selector=query.get("labelSelector", ""),
+            field_selector=query.get("fieldSelector", ""),
+            limit=max(0, limit),
+            continue_token=query.get("continue", ""),
         )
+        meta: Obj = {"resourceVersion": page.resource_version}
+        if page.continue_token:
+            meta["continue"] = page.continue_token
         if wants_table(request):
-            return json_response(table(rt, items, rv, self.model.clock.time()))
+            out = table(rt, page.items, page.resource_version, self.model.clock.time())
+            out["metadata"] = meta
+            return json_response(out)
         return json_response(
             {
                 "kind": f"{rt.kind}List",
                 "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": rv},
-                "items": items,
+                "metadata": meta,
+                "items": page.items,
             }
         )
 
     async def _watch(
         self, request: web.Request, rt: ResourceType, namespace: str | None
     ) -> web.StreamResponse:
-        """A watch stream (one JSON event per line), by polling the model.
+        as_table = wants_table(request)
 
-        Without ``resourceVersion`` (or ``0``) it starts with ``ADDED`` for every match;
-        with one, objects changed since then come as ``MODIFIED``. It ends after
-        ``timeoutSeconds`` of wall time (default 30 min) or when the client goes away.
-        """
-        label_selector = request.query.get("labelSelector", "")
-        field_selector = request.query.get("fieldSelector", "")
+        def render(obj: Obj) -> Obj:
+            if not as_table:
+                return obj
+            rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+            return table(rt, [obj], rv, self.model.clock.time())
 
-        def snapshot() -> dict[tuple[str, str], Obj]:
-            items, _ = self.model.list(
-                rt, namespace, label_selector=label_selector, field_selector=field_selector
-            )
-            return {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in items}
-
-        known = snapshot()  # selector errors surface here, before the stream starts
-        try:
-            timeout = float(request.query.get("timeoutSeconds", "1800"))
-        except ValueError as exc:
-            raise bad_request(f"invalid timeoutSeconds: {exc}") from exc
-        since = request.query.get("resourceVersion", "")
-        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-        response.enable_chunked_encoding()
-        await response.prepare(request)
-
-        async def send(kind: str, obj: Obj) -> None:
-            await response.write((json.dumps({"type": kind, "object": obj}) + "\n").encode())
-
-        try:
-            for obj in known.values():
-                rv = int(obj["metadata"].get("resourceVersion", "0"))
-                if since in ("", "0"):
-                    await send("ADDED", obj)
-                elif since.isdigit() and rv > int(since):
-                    await send("MODIFIED", obj)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            while loop.time() < deadline:
-                await asyncio.sleep(_WATCH_POLL_S)
-                if request.transport is None or request.transport.is_closing():
-                    return response  # the client went away
-                current = snapshot()
-                for key, obj in current.items():
-                    old = known.get(key)
-                    if old is None:
-                        await send("ADDED", obj)
-                    elif old["metadata"].get("resourceVersion") != obj["metadata"].get(
-                        "resourceVersion"
-                    ):
-                        await send("MODIFIED", obj)
-                for key, obj in known.items():
-                    if key not in current:
-                        await send("DELETED", obj)
-                known = current
-        except (ConnectionResetError, aiohttp.ClientConnectionResetError):
-            return response
-        await response.write_eof()
-        return response
+        return await serve_watch(
+            request, self.model, rt, namespace, render=render,
+            bookmark_interval=self.bookmark_interval,
+        )  # fmt: skip
 
     async def _scale(self, request: web.Request, info: RequestInfo) -> web.Response:
         dry_run = request.query.get("dryRun") == "All"
@@ -285,8 +261,41 @@ class K8sApi:
         raise method_not_allowed()
 
 
-def add_k8s_routes(app: web.Application, model: K8sModel) -> None:
+def openapi_response(request: web.Request) -> web.Response | None:
+    """``/openapi/v2`` (JSON only) and ``/openapi/v3[/<group-version path>]``."""
+    path = request.path.rstrip("/")
+    if request.method != "GET" or not path.startswith("/openapi/"):
+        return None
+    if path == "/openapi/v2":
+        accept = request.headers.get("Accept", "")
+        if accept and "json" not in accept and "*/*" not in accept:
+            raise K8sError(406, "NotAcceptable", "only the following media types are accepted: "
+                           "application/json")  # fmt: skip
+        return json_response(v2_document())
+    if path == "/openapi/v3":
+        return json_response(v3_root())
+    if path.startswith("/openapi/v3/"):
+        doc = v3_for_path(path[len("/openapi/v3/") :])
+        if doc is not None:
+            return json_response(doc)
+    return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
+
+
+def add_k8s_routes(
+    app: web.Application, model: K8sModel, *, request_log: RequestLog | None = None
+) -> None:
+    """``GET``/``DELETE /_sim/requests`` (the request log), then the API itself."""
     api = K8sApi(model)
+    if request_log is not None:
+        log = request_log
+
+        async def requests(request: web.Request) -> web.Response:
+            if request.method == "DELETE":
+                log.clear()
+            return web.json_response({"requests": log.entries()})
+
+        app.router.add_route("GET", "/_sim/requests", requests)
+        app.router.add_route("DELETE", "/_sim/requests", requests)
     app.router.add_route("*", "/{tail:.*}", api.handle)
 
 
@@ -295,8 +304,72 @@ def build_k8s_app(
     *,
     auth: K8sAuth | None = None,
     middlewares: Sequence[Middleware] = (),
+    rbac: bool = False,
+    request_log: RequestLog | None = None,
 ) -> web.Application:
-    """The Kubernetes API app: authentication first, then the given (fault) middlewares."""
-    app = web.Application(middlewares=[auth_middleware(auth or K8sAuth()), *middlewares])
-    add_k8s_routes(app, model)
+    """The Kubernetes API app: request log, authentication, RBAC (when on), then the given
+    (fault) middlewares, then the API."""
+    outer: list[Middleware] = []
+    if request_log is not None:
+        outer.append(request_log_middleware(request_log, model))
+    outer.append(auth_middleware(auth or K8sAuth()))
+    if rbac:
+        outer.append(rbac_middleware(RbacAuthorizer(model)))
+    app = web.Application(middlewares=[*outer, *middlewares])
+    add_k8s_routes(app, model, request_log=request_log)
     return app
+
+
+def request_log_middleware(log: RequestLog, model: K8sModel) -> Middleware:
+    """Record every served request with its RBAC attributes, user and status code."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/_sim/"):
+            return await handler(request)
+        code = 500
+        try:
+            response = await handler(request)
+            code = response.status
+            return response
+        except web.HTTPException as exc:
+            code = exc.status
+            raise
+        finally:
+            info = request_info(request)
+            log.add(
+                RequestRecord(
+                    at=model.clock.time(),
+                    method=request.method,
+                    path=request.path,
+                    verb=info.verb,
+                    group=info.group,
+                    version=info.version,
+                    resource=info.resource,
+                    subresource=info.subresource,
+                    namespace=info.namespace,
+                    name=info.name,
+                    user=request.get(K8S_USER_KEY, ""),
+                    code=code,
+                    resource_request=info.is_resource_request,
+                )
+            )
+
+    return middleware
+
+
+def rbac_middleware(authorizer: RbacAuthorizer) -> Middleware:
+    """Authorization after authentication: 403 with the apiserver's text when RBAC denies."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/_sim/"):
+            return await handler(request)
+        user = request.get(K8S_USER_KEY, "system:anonymous")
+        try:
+            authorizer.check(request_info(request), user, request.path)
+        except K8sError as err:
+            return status_response(err)
+        return await handler(request)
+
+    return middleware

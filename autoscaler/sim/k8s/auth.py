@@ -7,7 +7,7 @@ tokens map to which users; authorization reads ``K8S_USER_KEY`` from the request
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -32,6 +32,16 @@ class K8sAuth:
     token: str | None = None
     require_token: bool = False
     user: str = "system:serviceaccount:elastic:es-autoscaler"
+    #: further tokens → user names (one per ServiceAccount under ``sim --rbac``)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def user_for(self, token: str) -> str | None:
+        """The user a bearer token authenticates as, or ``None`` (401)."""
+        if token in self.tokens:
+            return self.tokens[token]
+        if self.token is None or token == self.token:
+            return self.user
+        return None
 
 
 def auth_middleware(auth: K8sAuth) -> Middleware:
@@ -39,6 +49,8 @@ def auth_middleware(auth: K8sAuth) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/_sim/"):
+            return await handler(request)
         header = request.headers.get("Authorization")
         if header is None:
             if auth.require_token:
@@ -46,9 +58,10 @@ def auth_middleware(auth: K8sAuth) -> Middleware:
             request[K8S_USER_KEY] = "system:anonymous"
         else:
             scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or (auth.token is not None and token != auth.token):
+            user = auth.user_for(token) if scheme.lower() == "bearer" else None
+            if user is None:
                 return status_response(unauthorized())
-            request[K8S_USER_KEY] = auth.user
+            request[K8S_USER_KEY] = user
         return await handler(request)
 
     return middleware

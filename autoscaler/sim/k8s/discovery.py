@@ -10,12 +10,19 @@ from aiohttp import web
 
 from autoscaler.sim.k8s.responses import json_response
 from autoscaler.sim.k8s.types import (
+    CLUSTERROLEBINDINGS,
+    CLUSTERROLES,
     CONFIGMAPS,
+    CONTROLLERREVISIONS,
     EVENTS,
     EVENTS_V1,
     LEASES,
     NAMESPACES,
     PODS,
+    PVCS,
+    ROLEBINDINGS,
+    ROLES,
+    SERVICEACCOUNTS,
     STATEFULSETS,
     Obj,
     ResourceType,
@@ -35,10 +42,11 @@ K8S_VERSION = {
 
 #: group-version → resource types served there.
 SERVED: dict[tuple[str, str], tuple[ResourceType, ...]] = {
-    ("", "v1"): (NAMESPACES, PODS, CONFIGMAPS, EVENTS),
-    ("apps", "v1"): (STATEFULSETS,),
+    ("", "v1"): (NAMESPACES, PODS, CONFIGMAPS, EVENTS, PVCS, SERVICEACCOUNTS),
+    ("apps", "v1"): (STATEFULSETS, CONTROLLERREVISIONS),
     ("coordination.k8s.io", "v1"): (LEASES,),
     ("events.k8s.io", "v1"): (EVENTS_V1,),
+    ("rbac.authorization.k8s.io", "v1"): (ROLES, ROLEBINDINGS, CLUSTERROLES, CLUSTERROLEBINDINGS),
 }
 
 

@@ -128,6 +128,15 @@ def forbidden(
     return K8sError(403, "Forbidden", message, details)
 
 
+def forbidden_path(*, user: str, verb: str, path: str, reason: str = "") -> K8sError:
+    """403 for a non-resource URL: ``NewForbidden`` with an empty GroupResource writes
+    ``forbidden: User "U" cannot get path "/x"`` (responsewriters/errors.go)."""
+    message = f'forbidden: User "{user}" cannot {verb} path "{path}"'
+    if reason:
+        message += f": {reason}"
+    return K8sError(403, "Forbidden", message, {})
+
+
 def resource_not_served() -> K8sError:
     return K8sError(404, "NotFound", "the server could not find the requested resource", {})
 

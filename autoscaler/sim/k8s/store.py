@@ -164,6 +164,10 @@ class ApiStore:
         self.history(rt).append(WatchEvent(self._rv, "DELETED", key, gone, self._now()))
         return gone
 
+    @property
+    def compacted_rv(self) -> int:
+        return self._compactor.compacted_rv
+
     def compact(self, now: float) -> None:
         """etcd compaction on the simulated clock (continue tokens expire)."""
         self._compactor.tick(now, self._rv)

@@ -14,11 +14,13 @@ from aiohttp import web
 from autoscaler.sim.k8s.timefmt import human_duration, parse_micro_time, parse_time
 from autoscaler.sim.k8s.types import (
     CONFIGMAPS,
+    CONTROLLERREVISIONS,
     EVENTS,
     EVENTS_V1,
     LEASES,
     NAMESPACES,
     PODS,
+    PVCS,
     STATEFULSETS,
     Obj,
     ResourceType,
@@ -32,7 +34,7 @@ from autoscaler.sim.k8s.types import (
 def _col(name: str, description: str, priority: int = 0, fmt: str = "") -> Obj:
     return {
         "name": name,
-        "type": "integer" if name in ("Restarts", "Count", "Data") else "string",
+        "type": "integer" if name in ("Restarts", "Count", "Data", "Revision") else "string",
         "format": fmt,
         "description": description,
         "priority": priority,
@@ -71,6 +73,31 @@ def _table_row(rt: ResourceType, obj: Obj, now: float) -> list[Any]:
             ",".join(c.get("name", "") for c in containers),
             ",".join(c.get("image", "") for c in containers),
         ]
+    if rt is PVCS:
+        status = obj.get("status") or {}
+        spec = obj.get("spec") or {}
+        phase = "Terminating" if meta.get("deletionTimestamp") else status.get("phase", "Pending")
+        modes = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
+                 "ReadWriteOncePod": "RWOP"}  # fmt: skip
+        return [
+            meta.get("name"),
+            phase,
+            spec.get("volumeName", ""),
+            (status.get("capacity") or {}).get("storage", ""),
+            ",".join(modes.get(m, m) for m in status.get("accessModes") or []),
+            spec.get("storageClassName", ""),
+            age,
+            spec.get("volumeMode", ""),
+        ]
+    if rt is CONTROLLERREVISIONS:
+        owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
+        controller = "<none>"
+        if owner is not None:
+            group = str(owner.get("apiVersion", "")).split("/")[0] if "/" in str(
+                owner.get("apiVersion", "")) else ""  # fmt: skip
+            kind = str(owner.get("kind", "")).lower() + (f".{group}" if group else "")
+            controller = f"{kind}/{owner.get('name', '')}"
+        return [meta.get("name"), controller, obj.get("revision", 0), age]
     if rt is PODS:
         status = obj.get("status") or {}
         statuses = status.get("containerStatuses") or []
@@ -154,6 +181,32 @@ def _table_columns(rt: ResourceType) -> list[Obj]:
             age,
             _col("Containers", "Names of each container in the template.", 1),
             _col("Images", "Images referenced by each container in the template.", 1),
+        ]
+    if rt is PVCS:
+        return [
+            name,
+            _col("Status", "Status is the current phase of the claim."),
+            _col("Volume", "VolumeName is the binding reference to the PersistentVolume."),
+            _col("Capacity", "Capacity is the actual resources of the underlying volume."),
+            _col(
+                "Access Modes",
+                "AccessModes contains the actual access modes the volume backing the PVC has.",
+            ),
+            _col(
+                "StorageClass",
+                "StorageClassName is the name of the StorageClass required by the claim.",
+            ),
+            age,
+            _col(
+                "VolumeMode", "VolumeMode defines what type of volume is required by the claim.", 1
+            ),
+        ]
+    if rt is CONTROLLERREVISIONS:
+        return [
+            name,
+            _col("Controller", "Controller of the object"),
+            _col("Revision", "Revision indicates the revision of the state represented by Data."),
+            age,
         ]
     if rt is PODS:
         return [
