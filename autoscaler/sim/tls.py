@@ -21,7 +21,7 @@ import datetime
 import ipaddress
 import ssl
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -47,13 +47,14 @@ class HandshakeCounter:
     """ClientHellos seen by a server context (successful or not)."""
 
     count: int = 0
-    _names: list[str | None] = field(default_factory=list)
+    #: the SNI name of the latest ClientHello (None: none sent, as for an IP address).
+    last_server_name: str | None = None
 
     def __call__(self, _obj: object, server_name: str | None, _ctx: ssl.SSLContext) -> None:
-        # ssl's sni_callback runs on every ClientHello; server_name is None without SNI
-        # (clients send no SNI for an IP address).
+        # ssl's sni_callback runs on every ClientHello, with or without SNI; returning None
+        # lets the handshake continue with this context.
         self.count += 1
-        self._names.append(server_name)
+        self.last_server_name = server_name
 
 
 def _name(common_name: str) -> x509.Name:
