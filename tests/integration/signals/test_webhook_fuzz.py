@@ -2,6 +2,7 @@
 
 The server runs on its own event loop in a thread so hypothesis can drive it from a plain
 (synchronous) test with ``http.client``, which sends exactly the bytes and headers we ask for.
+A loop-lag probe runs on that loop for the whole fuzz: no request may hold it > 100 ms.
 """
 
 from __future__ import annotations
@@ -12,30 +13,38 @@ import http.client
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from _webhook_kit import CAPTURES, TOKEN, Server, capture, serve_webhook
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from loop_lag import loop_lag_probe
 
 LIMIT = 4096
 DOCUMENTED = {200, 400, 401, 405, 413, 415, 422}
 REAL_BODIES = [capture(name)[0] for name in CAPTURES]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
+@contextmanager
+def threaded_server() -> Iterator[Server]:
+    """A webhook server on its own loop in a thread, with a loop-lag probe on that loop; on
+    exit, fails if any request held the loop longer than 100 ms."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     stop = asyncio.Event()
     holder: list[Server] = []
+    errors: list[BaseException] = []
 
     async def main() -> None:
-        async with serve_webhook(max_bytes=LIMIT) as srv:
-            holder.append(srv)
-            ready.set()
-            await stop.wait()
+        try:
+            async with loop_lag_probe(), serve_webhook(max_bytes=LIMIT) as srv:
+                holder.append(srv)
+                ready.set()
+                await stop.wait()
+        except BaseException as e:  # the probe's verdict, reported in the test's thread
+            errors.append(e)
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()
@@ -46,6 +55,14 @@ def server() -> Iterator[Server]:
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
         loop.close()
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with threaded_server() as srv:
+        yield srv
 
 
 # ---- strategies ----------------------------------------------------------------------------
@@ -198,12 +215,26 @@ def test_no_request_ever_gets_a_5xx_or_an_undocumented_code(
         assert isinstance(decoded["problems"], list)
 
 
-def test_the_fuzzed_server_counted_no_5xx(server: Server) -> None:
-    # runs after the fuzz test in file order; on its own it checks a fresh server
-    counted = {
-        s.labels["code"]
-        for metric in server.metrics.registry.collect()
-        for s in metric.samples
-        if s.name == "esas_webhook_requests_total"
-    }
+def test_every_fuzzed_request_is_counted_and_none_as_a_5xx() -> None:
+    # Self-contained: its own server and its own (smaller) fuzz, whatever ran before it.
+    answered: list[int] = []
+    with threaded_server() as srv:
+
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(body=bodies, content_type=content_types, chunked=st.booleans())
+        def fuzz(body: bytes, content_type: str | None, chunked: bool) -> None:
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            if content_type is not None:
+                headers["Content-Type"] = content_type
+            status, _ = send(srv, method="POST", body=body, headers=headers, chunked=chunked)
+            answered.append(status)
+
+        fuzz()
+        counted: dict[str, float] = {}
+        for metric in srv.metrics.registry.collect():
+            for s in metric.samples:
+                if s.name == "esas_webhook_requests_total":
+                    counted[s.labels["code"]] = counted.get(s.labels["code"], 0) + s.value
+    assert sum(counted.values()) == len(answered) > 0
     assert not {c for c in counted if c.startswith("5")}
+    assert {int(c) for c in counted} == set(answered)

@@ -454,10 +454,12 @@ async def test_watch_streams_pod_creation_and_readiness(
         "es-data", NS, {"spec": {"replicas": 4}}
     )
 
+    listed, created = asyncio.Event(), asyncio.Event()
+
     async def cluster_life() -> None:
-        await asyncio.sleep(0.2)  # let the watch connect and list
+        await listed.wait()  # the watch is connected: it streamed the 3 existing pods
         served.advance(1)  # es-data-3 created
-        await asyncio.sleep(0.2)  # let the watch see it
+        await created.wait()  # the watch saw it
         served.advance(30)  # es-data-3 ready
 
     life = asyncio.create_task(cluster_life())
@@ -467,9 +469,14 @@ async def test_watch_streams_pod_creation_and_readiness(
         pod = event["object"]
         ready = {c.type: c.status for c in pod.status.conditions or []}.get("Ready", "")
         seen.append((event["type"], pod.metadata.name, ready))
+        if len(seen) >= 3:
+            listed.set()
+        if pod.metadata.name == "es-data-3":
+            created.set()
         if (pod.metadata.name, ready) == ("es-data-3", "True"):
             stream.stop()
-    await life
+    async with asyncio.timeout(5):  # a watch that ended early must fail, not hang
+        await life
     assert seen[:3] == [("ADDED", f"es-data-{i}", "True") for i in range(3)]
     assert ("ADDED", "es-data-3", "False") in seen
     assert seen[-1] == ("MODIFIED", "es-data-3", "True")

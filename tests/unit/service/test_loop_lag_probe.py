@@ -1,4 +1,4 @@
-"""The loop-lag probe used by the fuzz and reload tests can fail: a blocking call trips it."""
+"""The loop-lag probe used by the fuzz and reload tests can fail: CPU work on the loop trips it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from loop_lag import loop_lag_probe
 
 
 def hold_the_loop(seconds: float) -> None:
-    """What a YAML parse on the loop did, in miniature."""
-    time.sleep(seconds)
+    """What a YAML parse on the loop did, in miniature: CPU work without yielding."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
 
 
 async def probe_while_blocking() -> None:
