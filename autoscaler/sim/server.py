@@ -36,6 +36,7 @@ from aiohttp import web
 from autoscaler.sim.control import add_control_routes
 from autoscaler.sim.es_api import add_es_routes
 from autoscaler.sim.es_security import EsSecurity
+from autoscaler.sim.exporter import METRICS_PATH, build_exporter_app
 from autoscaler.sim.k8s.rbac import load_rbac, service_account_user
 from autoscaler.sim.k8s_api import K8sAuth, build_k8s_app
 from autoscaler.sim.spec import TwinSpec
@@ -72,8 +73,13 @@ class RunningTwin:
     #: TLS handshakes each side has seen (failed ones included).
     es_handshakes: HandshakeCounter | None = None
     k8s_handshakes: HandshakeCounter | None = None
+    #: the twin's elasticsearch_exporter endpoint (``sim/exporter.py``), ``http://HOST:PORT/metrics``.
+    exporter_url: str | None = None
     #: ``sim --rbac``: one kubeconfig per ServiceAccount a binding names, ``"NS/NAME"`` → path.
     kubeconfigs: dict[str, Path] = field(default_factory=dict)
+    #: ``sim --rbac`` with ``k8s_security``: the in-cluster layout of each of those
+    #: ServiceAccounts, ``"NS/NAME"`` → directory (as ``serviceaccount_dir``).
+    serviceaccount_dirs: dict[str, Path] = field(default_factory=dict)
 
 
 def build_es_side(twin: Twin, *, security: EsSecurity | None = None) -> web.Application:
@@ -167,6 +173,7 @@ async def run_twin(
     host: str = "127.0.0.1",
     es_port: int = 0,
     k8s_port: int = 0,
+    exporter_port: int = 0,
     kubeconfig_dir: Path | str | None = None,
     token: str = DEFAULT_TOKEN,
     require_token: bool = False,
@@ -230,6 +237,10 @@ async def run_twin(
         runners.append(es_runner)
         k8s_runner, k8s_bound = await _serve(k8s_app, host, k8s_port, k8s_ctx)
         runners.append(k8s_runner)
+        exporter_runner, exporter_bound = await _serve(
+            build_exporter_app(twin.cluster), host, exporter_port
+        )
+        runners.append(exporter_runner)
         k8s_url = _url(host, k8s_bound, "https" if k8s_ctx else "http")
         kubeconfig = write_kubeconfig(
             kube_dir / "kubeconfig",
@@ -258,6 +269,16 @@ async def run_twin(
             sa_dir = write_serviceaccount_dir(
                 kube_dir / "serviceaccount", token=token, ca_file=tls.ca_cert, namespace=namespace
             )
+        sa_dirs = {
+            key: write_serviceaccount_dir(
+                kube_dir / f"serviceaccount-{key.replace('/', '-')}",
+                token=sa_token,
+                ca_file=tls.ca_cert,
+                namespace=key.split("/", 1)[0],
+            )
+            for key, sa_token in sa_tokens.items()
+            if tls is not None and spec.k8s_security
+        }
         if not twin.virtual:
             ticker = asyncio.create_task(twin.run_ticker(), name="sim-twin-ticker")
         yield RunningTwin(
@@ -277,7 +298,9 @@ async def run_twin(
             k8s_service_port=k8s_bound if sa_dir is not None else None,
             es_handshakes=es_hs,
             k8s_handshakes=k8s_hs,
+            exporter_url=_url(host, exporter_bound) + METRICS_PATH,
             kubeconfigs=kubeconfigs,
+            serviceaccount_dirs=sa_dirs,
         )
     finally:
         if ticker is not None:

@@ -2,8 +2,9 @@
 
 Ops rehearse policies against it and the e2e tests drive it from outside; both need the
 endpoints without reading logs, so the command prints exactly one JSON line on stdout —
-``{"elasticsearch": URL, "kubernetes": URL, "kubeconfig": PATH}`` — then serves until Ctrl-C or
-SIGTERM, and exits 0.
+``{"elasticsearch": URL, "kubernetes": URL, "kubeconfig": PATH, "exporter": URL}`` — then serves
+until Ctrl-C or SIGTERM, and exits 0. ``exporter`` is the twin's elasticsearch_exporter
+``/metrics`` (``autoscaler/sim/exporter.py``), for a Prometheus to scrape.
 
 With ``--security`` both sides serve HTTPS with a CA the twin generates, Elasticsearch
 requires credentials and the Kubernetes API its ServiceAccount token; the line then also holds
@@ -72,6 +73,12 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--es-port", type=int, default=0, help="ES port (default: any free)")
     parser.add_argument("--k8s-port", type=int, default=0, help="k8s port (default: any free)")
+    parser.add_argument(
+        "--exporter-port",
+        type=int,
+        default=0,
+        help="port of the elasticsearch_exporter /metrics endpoint (default: any free)",
+    )
     parser.add_argument(
         "--statefulset",
         default="elastic/es-data",
@@ -269,6 +276,7 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             host=args.host,
             es_port=args.es_port,
             k8s_port=args.k8s_port,
+            exporter_port=int(getattr(args, "exporter_port", 0) or 0),
             kubeconfig_dir=args.kubeconfig_dir,
         ) as running:
             running.twin.cluster.set_workload(search_per_s=search, index_per_s=index)
@@ -276,12 +284,17 @@ async def run_sim_command(args: argparse.Namespace) -> int:
                 "elasticsearch": running.es_url,
                 "kubernetes": running.k8s_url,
                 "kubeconfig": str(running.kubeconfig_path),
+                "exporter": running.exporter_url,
             }
             if spec.vm_nodes:
                 line["vm_nodes"] = ",".join(vm["name"] for vm in running.twin.vms.list())
             line.update(_security_fields(running))
             if running.kubeconfigs:
                 line["kubeconfigs"] = {k: str(v) for k, v in running.kubeconfigs.items()}
+            if running.serviceaccount_dirs:
+                line["serviceaccount_dirs"] = {
+                    k: str(v) for k, v in running.serviceaccount_dirs.items()
+                }
             print(json.dumps(line), flush=True)
             await stop.wait()
     except ValueError as exc:  # e.g. an --rbac manifest that cannot be loaded

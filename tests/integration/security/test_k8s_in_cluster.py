@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import shutil
 import ssl
@@ -154,3 +155,50 @@ async def test_real_kubectl_sends_the_token_over_https_and_reads_the_statefulset
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 0, err.decode()
     assert out.decode() == "3"
+
+
+RBAC = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: scale-reader, namespace: elastic}
+rules:
+- apiGroups: [apps]
+  resources: [statefulsets/scale]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: scale-reader, namespace: elastic}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: scale-reader}
+subjects:
+- {kind: ServiceAccount, name: reader, namespace: elastic}
+"""
+
+
+async def test_with_rbac_each_bound_serviceaccount_gets_its_own_in_cluster_layout(
+    tmp_path: Path,
+) -> None:
+    from autoscaler.sim.server import run_twin
+
+    manifest = tmp_path / "rbac.yaml"
+    manifest.write_text(RBAC)
+    async with run_twin(
+        kubeconfig_dir=tmp_path / "twin", k8s_security=True, rbac_files=(str(manifest),)
+    ) as running:
+        sa = running.serviceaccount_dirs["elastic/reader"]
+        assert (sa / "namespace").read_text() == "elastic"
+        api = await make_api_client(environ=in_cluster_env(running, sa))
+        assert api is not None
+        assert await replicas_via(api, running) == 3
+        api = await make_api_client(environ=in_cluster_env(running, sa))
+        assert api is not None
+        try:
+            with pytest.raises(client.ApiException) as caught:
+                await client.CoreV1Api(api).list_namespaced_pod("elastic")
+        finally:
+            await api.close()
+    assert caught.value.status == 403
+    assert json.loads(caught.value.body)["message"] == (
+        'pods is forbidden: User "system:serviceaccount:elastic:reader" cannot list resource '
+        '"pods" in API group "" in the namespace "elastic"'
+    )
