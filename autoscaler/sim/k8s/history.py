@@ -54,6 +54,8 @@ class WatchEvent:
     key: tuple[str, str]
     object: Obj  # never mutated after it is logged
     at: float
+    #: the object before a MODIFIED (selector transitions use it, as ``cache_watcher.go``)
+    prev: Obj | None = None
 
 
 def expired(message: str) -> K8sError:

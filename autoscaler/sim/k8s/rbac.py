@@ -157,8 +157,10 @@ class RbacAuthorizer:
                 role = self.store.get(ROLES, namespace, name)
             else:
                 return []
-        except K8sError as exc:
-            errors.append(exc.message)
+        except K8sError:
+            # the authorizer reads through listers: NewNotFound(v1.Resource("role"), name)
+            singular = "clusterrole" if kind == "ClusterRole" else "role"
+            errors.append(f'{singular}.rbac.authorization.k8s.io "{name}" not found')
             return []
         return list(role.get("rules") or [])
 

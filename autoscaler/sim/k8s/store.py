@@ -151,10 +151,11 @@ class ApiStore:
         ``obj`` must be a fresh dict: logged objects are shared with watchers and never
         mutated afterwards (copy-on-write)."""
         store = self._store(rt)
-        kind = "MODIFIED" if key in store.objects else "ADDED"
+        prev = store.objects.get(key)
+        kind = "MODIFIED" if prev is not None else "ADDED"
         store.objects[key] = obj
         rv = int(obj["metadata"]["resourceVersion"])
-        self.history(rt).append(WatchEvent(rv, kind, key, obj, self._now()))
+        self.history(rt).append(WatchEvent(rv, kind, key, obj, self._now(), prev))
 
     def _drop(self, rt: ResourceType, key: tuple[str, str]) -> Obj:
         """Remove an object; watchers see it DELETED at a new resourceVersion."""

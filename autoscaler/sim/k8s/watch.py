@@ -102,15 +102,12 @@ async def serve_watch(
         line = json.dumps({"type": kind, "object": obj}) + "\n"
         await response.write(line.encode())
 
-    visible: set[tuple[str, str]] = set()
     try:
         if error is not None:
             await send("ERROR", error.to_status())
             await response.write_eof()
             return response
         for obj in initial:
-            meta = obj["metadata"]
-            visible.add((meta.get("namespace", "") if rt.namespaced else "", meta["name"]))
             await send("ADDED", render(obj))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -118,17 +115,15 @@ async def serve_watch(
         while True:
             for event in pending:
                 position = max(position, event.rv)
-                now_matches = event.type != "DELETED" and matches(event.object)
-                was_visible = event.key in visible
                 if event.type == "DELETED":
-                    if was_visible or matches(event.object):
-                        visible.discard(event.key)
+                    if matches(event.object):
                         await send("DELETED", view(event.object))
-                elif now_matches:
-                    visible.add(event.key)
-                    await send("MODIFIED" if was_visible else "ADDED", view(event.object))
-                elif was_visible:
-                    visible.discard(event.key)
+                    continue
+                now_matches = matches(event.object)
+                was_matching = event.prev is not None and matches(event.prev)
+                if now_matches:
+                    await send("MODIFIED" if was_matching else "ADDED", view(event.object))
+                elif was_matching:  # left the selection: DELETED with the new state
                     await send("DELETED", view(event.object))
             if loop.time() >= deadline:
                 break
