@@ -20,7 +20,7 @@ import base64
 import hashlib
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autoscaler.sim.clock import ScaledClock, SimClock, VirtualClock
@@ -92,9 +92,31 @@ class Twin:
             ModelFaultKind(vms.apply_never_joins, lambda _id, p: vms.revert_never_joins(p)),
         )
         self.faults.register(
+            "shard_allocation_failure",
+            ModelFaultKind(self._apply_allocation_failure, self._revert_allocation_failure),
+        )
+        self.faults.register(
             "vm_provision_error",
             ModelFaultKind(vms.apply_provision_error, lambda i, _p: vms.revert_provision_error(i)),
         )
+
+    def _apply_allocation_failure(self, fault_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Fault ``{"type": "shard_allocation_failure", "index", "shard"}``: every recovery of
+        that shard fails (``ALLOCATION_FAILED``), so after ``index.allocation.max_retries``
+        attempts it stays unassigned until ``_cluster/reroute?retry_failed=true``."""
+        index, shard = spec.get("index"), spec.get("shard")
+        if not isinstance(index, str) or isinstance(shard, bool) or not isinstance(shard, int):
+            raise ValueError(
+                "fault 'shard_allocation_failure' needs 'index' (string), 'shard' (int)"
+            )
+        try:
+            self.cluster.fail_allocations(index, shard)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        return {"index": index, "shard": shard}
+
+    def _revert_allocation_failure(self, fault_id: int, params: Mapping[str, Any]) -> None:
+        self.cluster.stop_failing_allocations(str(params["index"]), int(params["shard"]))
 
     @classmethod
     def create(cls, spec: TwinSpec | None = None) -> Twin:

@@ -226,7 +226,13 @@ class AllocatorMixin(DecidersMixin):
                         continue
                     self._start_initial_recovery(c, node, now)
                     break
-        # 2. copies that cannot remain where they are (drains, shutdowns, high watermark)
+        # 2. copies that cannot remain where they are (drains, shutdowns, high watermark,
+        #    index-level filters and total_shards_per_node)
+        constrained = {
+            i.name
+            for i in self._indices.values()
+            if i.require or i.include or i.exclude or i.total_shards_per_node > 0
+        }
         for node in data_nodes:
             must_all = (
                 self._cluster_filter_decision(node)[1] == "NO"
@@ -236,6 +242,8 @@ class AllocatorMixin(DecidersMixin):
             if not must_all and cfg.threshold_enabled:
                 over_high = self._disk_remain_decision(node)[1] == "NO"
             if not (must_all or over_high):
+                if constrained:
+                    self._move_constrained(node, constrained, data_nodes, now)
                 continue
             excess = 0
             if over_high:
@@ -261,6 +269,38 @@ class AllocatorMixin(DecidersMixin):
                             break
         # 3. rebalance
         self._rebalance(data_nodes, now)
+
+    def _move_constrained(
+        self, node: Node, constrained: set[str], data_nodes: Sequence[Node], now: float
+    ) -> None:
+        """Move copies an index-level filter or shard limit no longer lets stay on ``node``."""
+        for c in sorted(node.copies, key=lambda c: (c.index, c.shard, not c.primary)):
+            if node.outgoing >= self._cfg.outgoing:
+                return
+            if c.index not in constrained or c.state != STARTED:
+                continue
+            if (c.index, c.shard) in self._pinned or not self._index_cannot_remain(c, node):
+                continue
+            target = self._best_target(c, node, data_nodes)
+            if target is not None:
+                self._start_relocation(c, node, target, now, rebalance=False)
+
+    def _fail_allocation(self, rec: Recovery, now: float) -> None:
+        """A recovery failed on its target (fault injection): ``ALLOCATION_FAILED``, counted
+        towards ``index.allocation.max_retries``."""
+        c = rec.copy
+        node = self._nodes.get(rec.target)
+        node_id = node.id if node is not None else rec.target
+        self._fail_copy(c, node_left=None, now=now)
+        c.failed_attempts += 1
+        if node_id not in c.failed_nodes:
+            c.failed_nodes.append(node_id)
+        c.last_node = c.last_node if c.primary else None
+        c.unassigned_details = (
+            f"failed shard on node [{node_id}]: failed recovery, failure RecoveryFailedException"
+            f"[[{c.index}][{c.shard}]: Recovery failed on {rec.target}]; nested: "
+            "IOException[simulated fault: shard_allocation_failure]; "
+        )
 
     def _best_target(self, c: ShardCopy, source: Node, data_nodes: Sequence[Node]) -> Node | None:
         for node in sorted(data_nodes, key=lambda n: (n.proj_count, n.join_seq)):
@@ -397,6 +437,8 @@ class AllocatorMixin(DecidersMixin):
         else:
             self._nodes[rec.target].data_bytes += c.size
         c.state = STARTED
+        c.failed_attempts = 0
+        c.failed_nodes = []
         c.last_node = c.node
         c.unassigned_reason = None
         self._dirty = True

@@ -48,6 +48,7 @@ from autoscaler.sim.es.config import (
 )
 from autoscaler.sim.es.coordination import CoordinationMixin
 from autoscaler.sim.es.core import _REROUTE_INTERVAL_S
+from autoscaler.sim.es.diskmonitor import DiskMonitorMixin
 from autoscaler.sim.es.health import HealthMixin
 from autoscaler.sim.es.shards import (
     Node,
@@ -65,7 +66,7 @@ from autoscaler.sim.loadmodel import (
 )
 
 
-class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin):
+class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
     """An Elasticsearch cluster model driven by ``step`` and queried by the wire layer."""
 
     def add_node(
@@ -164,13 +165,17 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin):
         del self._nodes_by_id[node.id]
         self.load.remove(node.id)
         restart = self.shutdowns.get(node.id)
-        delay = 60.0
+        restart_delay: float | None = None
         if restart is not None and restart["type"] == "RESTART":
-            delay = restart.get("_delay_s", 300.0)
+            restart_delay = restart.get("_delay_s", 300.0)
         for c in held:
             if c.node != name:
                 continue  # already failed above
-            self._unassign_for_node_left(c, node, now, delay)
+            # index.unassigned.node_left.delayed_timeout (1m) unless a RESTART shutdown says
+            delay = self._indices[c.index].delayed_timeout_s
+            self._unassign_for_node_left(
+                c, node, now, restart_delay if restart_delay is not None else delay
+            )
         self._dirty = True
         self._shares_dirty = True
         if not self._started:
@@ -267,6 +272,11 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin):
         now = self._now()
         self.model_seconds += dt
         cfg = self._cfg
+        if self._failing and self._recoveries:
+            for rec in list(self._recoveries):
+                c = rec.copy
+                if not rec.relocation and (c.index, c.shard) in self._failing:
+                    self._fail_allocation(rec, now)
         if self._recoveries:
             finished: list[Recovery] = []
             for rec in self._recoveries:
@@ -287,6 +297,8 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin):
         master = self._master_id is not None
         if master and (self._dirty or now - self._last_reroute >= _REROUTE_INTERVAL_S):
             self._reroute()
+        if master and self._disk_monitor_due(now):
+            self.check_disk_watermarks()
         if self._shares_dirty:
             self._recompute_shares()
         self.load.advance(dt, self.schedule.at(now), self._shares)

@@ -84,6 +84,10 @@ class ClusterCore:
         self._term = 0
         self._quorum_lost = False
         self._departed_names: dict[str, str] = {}
+        self._replica_seq = 0  # replicas added by index settings get fresh allocation ids
+        self._failing: set[tuple[str, int]] = set()  # fault: recoveries of these shards fail
+        self._last_disk_check = -math.inf
+        self._info_interval: float | None = None  # cluster.info.update.interval, cached
         self.shutdowns: dict[str, dict[str, Any]] = {}
         self._seen_node_ids: set[str] = set()
         self.model_seconds = 0.0

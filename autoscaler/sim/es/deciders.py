@@ -83,9 +83,62 @@ class DecidersMixin(SettingsMixin):
             )
         return ("node_shutdown", "YES", "this node is not currently shutting down")
 
+    def _index_filter_decision(self, index: str, node: Node) -> Decision | None:
+        """``FilterAllocationDecider`` index part (checked before the cluster filters)."""
+        idx = self._indices[index]
+
+        def describe(attrs: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+            return ",".join(f'{a}:"{" OR ".join(v)}"' for a, v in attrs)
+
+        if idx.require and not all(self._filter_match(node, a, v) for a, v in idx.require):
+            return (
+                "filter",
+                "NO",
+                "node does not match index setting [index.routing.allocation.require] "
+                f"filters [{describe(idx.require)}]",
+            )
+        if idx.include and not any(self._filter_match(node, a, v) for a, v in idx.include):
+            return (
+                "filter",
+                "NO",
+                "node does not match index setting [index.routing.allocation.include] "
+                f"filters [{describe(idx.include)}]",
+            )
+        if idx.exclude and any(self._filter_match(node, a, v) for a, v in idx.exclude):
+            return (
+                "filter",
+                "NO",
+                "node matches index setting [index.routing.allocation.exclude] "
+                f"filters [{describe(idx.exclude)}]",
+            )
+        return None
+
+    def _index_limit_remain(self, c: ShardCopy, node: Node) -> Decision | None:
+        """``ShardsLimitAllocationDecider.canRemain``: more than the index limit → NO."""
+        limit = self._indices[c.index].total_shards_per_node
+        count = node.index_counts[c.index]
+        if limit > 0 and count > limit:
+            return (
+                "shards_limit",
+                "NO",
+                f"too many shards [{count}] allocated to this node for index [{c.index}], index "
+                f"setting [index.routing.allocation.total_shards_per_node={limit}]",
+            )
+        return None
+
+    def _index_cannot_remain(self, c: ShardCopy, node: Node) -> bool:
+        return (
+            self._index_filter_decision(c.index, node) is not None
+            or self._index_limit_remain(c, node) is not None
+        )
+
     def _can_remain(self, c: ShardCopy, node: Node) -> list[Decision]:
-        out = [self._cluster_filter_decision(node), self._shutdown_decision(node)]
+        fd = self._index_filter_decision(c.index, node) or self._cluster_filter_decision(node)
+        out = [fd, self._shutdown_decision(node)]
         out.append(self._disk_remain_decision(node))
+        limit = self._index_limit_remain(c, node)
+        if limit is not None:
+            out.append(limit)
         return out
 
     def _disk_remain_decision(self, node: Node) -> Decision:
@@ -111,6 +164,9 @@ class DecidersMixin(SettingsMixin):
             "there is enough disk on this node for the shard to remain, free: "
             f"[{format_bytes(free)}]",
         )
+
+    def unassigned_info_text(self, c: ShardCopy) -> str:  # provided by IndicesMixin
+        raise NotImplementedError
 
     def _pin_decision(self, c: ShardCopy, node: Node, holder: str | None) -> Decision | None:
         if (c.index, c.shard) not in self._pinned:
@@ -139,6 +195,32 @@ class DecidersMixin(SettingsMixin):
             out.append(d)
             return d[1] != "YES" and not explain
 
+        idx = self._indices[c.index]
+        if source is None:  # MaxRetryAllocationDecider (first decider in ES)
+            if c.failed_attempts >= idx.max_retries and c.failed_attempts > 0:
+                add(
+                    (
+                        "max_retry",
+                        "NO",
+                        f"shard has exceeded the maximum number of retries [{idx.max_retries}] on "
+                        "failed allocation attempts - manually call "
+                        "[/_cluster/reroute?retry_failed=true] to retry, "
+                        f"[{self.unassigned_info_text(c)}]",
+                    )
+                )
+                if not explain:
+                    return out
+            elif explain and c.failed_attempts:
+                out.append(
+                    (
+                        "max_retry",
+                        "YES",
+                        f"shard has failed allocating [{c.failed_attempts}] times but "
+                        f"[{idx.max_retries}] retries are allowed",
+                    )
+                )
+            elif explain:
+                out.append(("max_retry", "YES", "shard has no previous failures"))
         primary = self._primary_of(c)
         if (
             not c.primary
@@ -181,7 +263,7 @@ class DecidersMixin(SettingsMixin):
         else:
             if explain:
                 out.append(("same_shard", "YES", "this node does not hold a copy of this shard"))
-        fd = self._cluster_filter_decision(node)
+        fd = self._index_filter_decision(c.index, node) or self._cluster_filter_decision(node)
         if fd[1] == "YES":
             pin = self._pin_decision(c, node, source.name if source is not None else None)
             if pin is not None:
@@ -225,6 +307,21 @@ class DecidersMixin(SettingsMixin):
                 )
             if add(d):
                 return out
+        index_limit = idx.total_shards_per_node
+        on_node = node.index_counts[c.index]
+        if (
+            index_limit > 0
+            and on_node >= index_limit
+            and add(
+                (
+                    "shards_limit",
+                    "NO",
+                    f"too many shards [{on_node}] allocated to this node for index [{c.index}], index "
+                    f"setting [index.routing.allocation.total_shards_per_node={index_limit}]",
+                )
+            )
+        ):
+            return out
         limit = cfg.total_shards_per_node
         if (
             limit >= 0

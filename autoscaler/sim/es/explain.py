@@ -120,6 +120,8 @@ class ExplainMixin(AllocatorMixin):
                 "reason": c.unassigned_reason or "INDEX_CREATED",
                 "at": iso_ms(c.unassigned_at),
             }
+            if c.failed_attempts:
+                info["failed_allocation_attempts"] = c.failed_attempts
             if c.delayed_until > now:
                 info["delayed"] = True
             if c.unassigned_details:

@@ -103,6 +103,7 @@ class SettingsMixin(ClusterCore):
             self.persistent, self.transient = old
             raise
         self._dirty = True
+        self._info_interval = None
         return applied["persistent"], applied["transient"]
 
     def _validate_value(self, key: str, value: str | list[str], scope: str) -> None:

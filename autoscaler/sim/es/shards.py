@@ -59,6 +59,10 @@ class ShardCopy:
     unassigned_details: str | None = None
     delayed_until: float = 0.0
     last_node: str | None = None
+    #: UnassignedInfo.failed_allocations: failed recoveries in a row (``max_retry`` decider)
+    failed_attempts: int = 0
+    #: ids of the nodes those failed recoveries ran on (``failed_nodes``)
+    failed_nodes: list[str] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -133,6 +137,19 @@ class IndexState:
     shard_size: int
     created_at: float
     shards: list[list[ShardCopy]]
+    #: explicitly set dynamic index settings, flat (``index.routing.allocation.exclude._name``)
+    settings: dict[str, str] = field(default_factory=dict)
+    #: parsed from ``settings`` (``indices.IndicesMixin._apply_index_settings``)
+    require: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    include: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    total_shards_per_node: int = -1
+    max_retries: int = 5
+    delayed_timeout_s: float = 60.0
+    #: ``index.blocks.read_only_allow_delete`` (set by the flood-stage disk monitor)
+    read_only_allow_delete: bool = False
+    #: the flood-stage monitor set the block (and may release it)
+    auto_blocked: bool = False
 
 
 Decision = tuple[str, str, str]  # (decider, "YES"|"NO"|"THROTTLE", explanation)

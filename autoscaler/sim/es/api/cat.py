@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -304,6 +305,120 @@ class CatApi(EsApiBase):
                 {"shards": str(unassigned), "_sort_shards": unassigned, "node": "UNASSIGNED"}
             )
         return self._cat_respond(request, self._allocation_cols(), rows)
+
+    async def cat_indices(self, request: web.Request) -> web.StreamResponse:
+        """``_cat/indices`` (``RestIndicesAction``: default columns health status index uuid pri
+        rep docs.count docs.deleted store.size pri.store.size; ``dataset.size`` from 8.11)."""
+        cl = self.cluster
+        found, missing = self._resolve_indices(request.match_info.get("index"))
+        if missing:
+            raise _index_not_found(missing[0])
+        want = request.query.get("health")
+        if want is not None and want not in ("green", "yellow", "red"):
+            raise illegal_argument(
+                "No enum constant org.elasticsearch.cluster.health.ClusterHealthStatus."
+                + want.upper()
+            )
+        pri_only = _bool_param(request, "pri", False)
+        health = cl.health(found)["indices"]
+        rows: list[dict[str, Any]] = []
+        for idx in cl.indices():
+            if idx.name not in found:
+                continue
+            status = ("green", "yellow", "red")[health[idx.name]["rank"]]
+            if want is not None and status != want:
+                continue
+            active = [c for copies in idx.shards for c in copies if c.active]
+            primaries = [c for c in active if c.primary]
+            docs = sum(c.docs for c in primaries)
+            store = sum(c.size for c in active)
+            pri_store = sum(c.size for c in primaries)
+            rows.append(
+                {
+                    "health": status,
+                    "status": "open",
+                    "index": idx.name,
+                    "uuid": idx.uuid,
+                    "pri": str(idx.primaries),
+                    "_sort_pri": idx.primaries,
+                    "rep": str(idx.replicas),
+                    "_sort_rep": idx.replicas,
+                    "docs.count": str(docs),
+                    "_sort_docs.count": docs,
+                    "docs.deleted": "0",
+                    "creation.date": str(int(idx.created_at * 1000)),
+                    "creation.date.string": iso_ms(idx.created_at),
+                    "store.size": _size(request, store),
+                    "_sort_store.size": store,
+                    "pri.store.size": _size(request, pri_store),
+                    "_sort_pri.store.size": pri_store,
+                    "dataset.size": _size(request, pri_store),
+                }
+            )
+        rows.sort(key=lambda r: r["index"])
+        cols = [
+            Col("health", ("h",)),
+            Col("status", ("s",)),
+            Col("index", ("i", "idx")),
+            Col("uuid", ("id",)),
+            Col("pri", ("p", "shards.primary", "shardsPrimary"), right=True),
+            Col("rep", ("r", "shards.replica", "shardsReplica"), right=True),
+            Col("docs.count", ("dc", "docsCount"), right=True),
+            Col("docs.deleted", ("dd", "docsDeleted"), right=True),
+            Col("creation.date", ("cd",), default=False),
+            Col("creation.date.string", ("cds",), default=False),
+            Col("store.size", ("ss", "storeSize"), default=not pri_only, right=True),
+            Col("pri.store.size", (), right=True),
+        ]
+        if cl.version_tuple[:2] >= (8, 11):
+            cols.append(Col("dataset.size", (), right=True))
+        return self._cat_respond(request, cols, rows)
+
+    async def cat_health(self, request: web.Request) -> web.StreamResponse:
+        """``_cat/health`` (``RestHealthAction``; ``epoch``/``timestamp`` unless ``ts=false``)."""
+        cl = self.cluster
+        h = cl.health()
+        now = cl.clock.time()
+        with_ts = _bool_param(request, "ts", True)
+        cols = []
+        if with_ts:
+            cols += [Col("epoch", ("t", "time")), Col("timestamp", ("ts", "hms", "hhmmss"))]
+        cols += [
+            Col("cluster", ("cl",)),
+            Col("status", ("st",)),
+            Col("node.total", ("nt", "nodeTotal"), right=True),
+            Col("node.data", ("nd", "nodeData"), right=True),
+            Col("shards", ("t", "sh", "shards.total", "shardsTotal"), right=True),
+            Col("pri", ("p", "shards.primary", "shardsPrimary"), right=True),
+            Col("relo", ("r", "shards.relocating", "shardsRelocating"), right=True),
+            Col("init", ("i", "shards.initializing", "shardsInitializing"), right=True),
+            Col("unassign", ("u", "shards.unassigned", "shardsUnassigned"), right=True),
+        ]
+        if cl.version_tuple[:2] >= (8, 16):
+            cols.append(Col("unassign.pri", ("up", "shards.unassigned.primary"), right=True))
+        cols += [
+            Col("pending_tasks", ("pt", "pendingTasks"), right=True),
+            Col("max_task_wait_time", ("mtwt", "maxTaskWaitTime"), right=True),
+            Col("active_shards_percent", ("asp", "activeShardsPercent"), right=True),
+        ]
+        row = {
+            "epoch": str(int(now)),
+            "timestamp": time.strftime("%H:%M:%S", time.gmtime(now)),
+            "cluster": cl.cluster_name,
+            "status": h["status"],
+            "node.total": str(h["number_of_nodes"]),
+            "node.data": str(h["number_of_data_nodes"]),
+            "shards": str(h["active_shards"]),
+            "pri": str(h["active_primary_shards"]),
+            "relo": str(h["relocating_shards"]),
+            "init": str(h["initializing_shards"]),
+            "unassign": str(h["unassigned_shards"]),
+            "unassign.pri": str(h["unassigned_primary_shards"]),
+            "pending_tasks": "0",
+            "max_task_wait_time": "-",
+            "active_shards_percent": f"{h['active_shards_percent_as_number']:.1f}%",
+        }
+        return self._cat_respond(request, cols, [row])
 
     async def cat_nodes(self, request: web.Request) -> web.StreamResponse:
         cl = self.cluster

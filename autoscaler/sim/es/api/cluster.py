@@ -13,7 +13,7 @@ from autoscaler.sim.es.api.base import (
 )
 from autoscaler.sim.es.config import structured
 from autoscaler.sim.es.errors import EsError, illegal_argument, validation_failed
-from autoscaler.sim.es.units import parse_time_value
+from autoscaler.sim.es.units import iso_ms, parse_time_value
 
 
 class ClusterApi(EsApiBase):
@@ -141,4 +141,87 @@ class ClusterApi(EsApiBase):
                     "voting_config_exclusions": [dict(e) for e in cl.voting_exclusions],
                 },
             }
+        if everything or "routing_table" in metrics:
+            body["routing_table"] = self._routing_table()
         return self.respond(request, body)
+
+    def _routing_table(self) -> dict[str, Any]:
+        cl = self.cluster
+        indices: dict[str, Any] = {}
+        for idx in cl.indices():
+            shards: dict[str, Any] = {}
+            for s, copies in enumerate(idx.shards):
+                rows = []
+                for c in copies:
+                    node = cl.node(c.node) if c.node in cl.node_names() else None
+                    target = cl.node(c.relocating_to) if c.relocating_to else None
+                    row: dict[str, Any] = {
+                        "state": c.state,
+                        "primary": c.primary,
+                        "node": node.id if node is not None else None,
+                        "relocating_node": target.id if target is not None else None,
+                        "shard": s,
+                        "index": idx.name,
+                    }
+                    if c.state != "UNASSIGNED":
+                        row["allocation_id"] = {"id": c.alloc_id}
+                    else:
+                        row["unassigned_info"] = {
+                            "reason": c.unassigned_reason or "INDEX_CREATED",
+                            "at": iso_ms(c.unassigned_at),
+                            **({"failed_attempts": c.failed_attempts} if c.failed_attempts else {}),
+                            "delayed": c.delayed_until > cl.clock.time(),
+                            "allocation_status": "no_attempt",
+                        }
+                    rows.append(row)
+                shards[str(s)] = rows
+            indices[idx.name] = {"shards": shards}
+        return {"indices": indices}
+
+    async def reroute(self, request: web.Request) -> web.StreamResponse:
+        """``POST /_cluster/reroute``: ``retry_failed`` resets the failed-allocation counters
+        (``MaxRetryAllocationDecider``), then the allocator runs; the answer is
+        ``{"acknowledged": true, "state": ...}`` with every state metric but ``metadata``
+        (``RestClusterRerouteAction``). Allocation ``commands`` are not modelled (400)."""
+        dry_run = _bool_param(request, "dry_run", False)
+        _bool_param(request, "explain", False)
+        retry = _bool_param(request, "retry_failed", False)
+        body = await self.read_body(request) or {}
+        for key in body:
+            if key not in ("commands", "dry_run"):
+                raise EsError(
+                    400,
+                    "x_content_parse_exception",
+                    f"[1:2] [cluster_reroute] unknown field [{key}]",
+                )
+        if body.get("commands"):
+            raise illegal_argument(
+                "the twin does not model allocation commands in _cluster/reroute"
+            )
+        cl = self.cluster
+        if not (dry_run or body.get("dry_run") is True):
+            if retry:
+                cl.retry_failed()
+            cl.reroute()
+        metric = request.query.get("metric")
+        master = cl.master()
+        state: dict[str, Any] = {
+            "cluster_uuid": cl.cluster_uuid,
+            "master_node": master.id if master else None,
+            "blocks": {},
+            "nodes": {
+                n.id: {
+                    "name": n.name,
+                    "ephemeral_id": n.id[::-1],
+                    "transport_address": f"{n.ip}:9300",
+                    "attributes": dict(n.attributes),
+                    "roles": list(n.roles),
+                }
+                for n in cl.nodes()
+            },
+            "routing_table": self._routing_table(),
+        }
+        if metric is not None and metric != "_all":
+            wanted = set(metric.split(","))
+            state = {k: v for k, v in state.items() if k == "cluster_uuid" or k in wanted}
+        return self.respond(request, {"acknowledged": True, "state": state})

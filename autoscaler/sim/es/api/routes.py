@@ -15,13 +15,14 @@ from autoscaler.sim.es.api.base import (
 from autoscaler.sim.es.api.cat import CatApi
 from autoscaler.sim.es.api.cluster import ClusterApi
 from autoscaler.sim.es.api.health import HealthApi
+from autoscaler.sim.es.api.health_report import HealthReportApi
 from autoscaler.sim.es.api.indices import IndicesApi
 from autoscaler.sim.es.api.nodes import NodesApi
 from autoscaler.sim.es.cluster import Cluster
 from autoscaler.sim.es.errors import EsError
 
 
-class EsApi(CatApi, NodesApi, HealthApi, ClusterApi, AllocationApi, IndicesApi):
+class EsApi(CatApi, NodesApi, HealthApi, HealthReportApi, ClusterApi, AllocationApi, IndicesApi):
     """Route handlers bound to one cluster model."""
 
 
@@ -39,7 +40,7 @@ def add_es_routes(
 
     # actions a node answers from its own state, without a master (TransportNodesAction,
     # MainRestPlugin's GET /, health's own local/master_timeout handling, the health report)
-    local_handlers = {api.root, api.nodes_stats, api.nodes_info, api.health}
+    local_handlers = {api.root, api.nodes_stats, api.nodes_info, api.health, api.health_report}
 
     def r(method: str, path: str, handler: Handler, params: Iterable[str] = ()) -> None:
         needs_master = handler not in local_handlers
@@ -109,6 +110,47 @@ def add_es_routes(
     r("GET", "/_cluster/state", api.cluster_state, sp)
     r("GET", "/_cluster/state/{metric}", api.cluster_state, sp)
     r("GET", "/_cluster/state/{metric}/{index}", api.cluster_state, sp)
+    r(
+        "GET",
+        "/_cat/indices",
+        api.cat_indices,
+        (*cat_p, "health", "pri", "expand_wildcards", "include_unloaded_segments"),
+    )
+    r(
+        "GET",
+        "/_cat/indices/{index}",
+        api.cat_indices,
+        (*cat_p, "health", "pri", "expand_wildcards", "include_unloaded_segments"),
+    )
+    r("GET", "/_cat/health", api.cat_health, (*cat_p, "ts"))
+    r("GET", "/_health_report", api.health_report, ("verbose", "size", "timeout"))
+    r("GET", "/_health_report/{feature}", api.health_report, ("verbose", "size", "timeout"))
+    reroute_p = ("dry_run", "explain", "retry_failed", "metric", "master_timeout", "timeout")
+    r("POST", "/_cluster/reroute", api.reroute, reroute_p)
+    get_settings_p = (
+        "flat_settings",
+        "include_defaults",
+        "local",
+        "master_timeout",
+        "expand_wildcards",
+        "allow_no_indices",
+        "ignore_unavailable",
+    )
+    put_settings_p = (
+        "preserve_existing",
+        "reopen",
+        "flat_settings",
+        "master_timeout",
+        "timeout",
+        "expand_wildcards",
+        "allow_no_indices",
+        "ignore_unavailable",
+    )
+    for path in ("/_settings", "/{index}/_settings"):
+        r("GET", path, api.get_index_settings, get_settings_p)
+        r("PUT", path, api.put_index_settings, put_settings_p)
+    for path in ("/_settings/{name}", "/{index}/_settings/{name}"):
+        r("GET", path, api.get_index_settings, get_settings_p)
     r(
         "GET",
         "/{index}",
