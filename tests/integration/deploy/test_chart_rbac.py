@@ -2,35 +2,47 @@
 
 Two levels of proof:
 
-1. **Static, today**: every Kubernetes call in the service's code (``autoscaler/`` outside the
+1. **Static**: every Kubernetes call in the service's code (``autoscaler/`` outside the
    twin) is found by its kubernetes-asyncio method; the method's own generated source gives the
    HTTP method and path, hence the RBAC (verb, group, resource, subresource). That set must
    equal what the rendered Role(s) grant. A new call without a rule, or a rule no call needs,
    fails here.
 
-2. **Behavioural, against the twin** (``test_service_full_cycle_under_the_chart_role``): start
-   the twin enforcing the rendered Role/RoleBinding (``sim --rbac FILE…``, per-ServiceAccount
-   kubeconfigs, ``GET /_sim/requests``), run the service as the chart's ServiceAccount through a
-   scale-up, a drained scale-down and leader election: zero 403s, and the (verb, group,
-   resource, subresource) set the twin served equals the granted set; then, for each rule,
-   the same run with that rule removed must hit a 403. The twin's RBAC enforcement is being
-   built (twin fidelity issue); until ``sim --help`` lists ``--rbac`` this test SKIPS with that
-   reason — the behavioural proof is not done while it skips.
+2. **Behavioural, against the twin** (``test_service_full_cycle_under_the_chart_role``): the
+   twin enforces the rendered Role/RoleBinding (``sim --rbac FILE``, a kubeconfig per bound
+   ServiceAccount, every served request in ``GET /_sim/requests``); ``es-autoscaler serve`` runs
+   as the chart's ServiceAccount with the chart's state ConfigMap through a scale-up, a drained
+   scale-down and a second scale-up (whose repeated Event is patched): zero 403s, the
+   (verb, group, resource/subresource) set served equals the granted set, and each rule is
+   the only one allowing some request made (so removing it makes that step fail), judged by
+   the twin's own rule matcher. With ``serve --leader-election`` (HA issue) it switches to the
+   HA render and runs with leader election, so the Lease rules are proven the same way; until
+   then the single-replica render (no Lease rules) is what runs.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import hashlib
 import inspect
+import io
+import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from _chart_kit import NAMESPACE, REPO, docs_of, find
+from _chart_kit import NAMESPACE, REPO, docs_of, find, render_text
 from kubernetes_asyncio import client
 
 Permission = tuple[str, str, str]  # (verb, apiGroup, resource[/subresource])
@@ -205,12 +217,254 @@ def _twin_enforces_rbac() -> bool:
     return "--rbac" in result.stdout
 
 
-def test_service_full_cycle_under_the_chart_role() -> None:
+def _serve_accepts(*flags: str) -> bool:
+    from autoscaler.cli import build_parser
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            build_parser().parse_args(["serve", *flags])
+    except SystemExit:
+        return False
+    return True
+
+
+SA = f"{NAMESPACE}/esas-es-autoscaler"
+SA_USER = f"system:serviceaccount:{NAMESPACE}:esas-es-autoscaler"
+SMALL_DATA = "logs:3x1:6gb,metrics:2x1:2gb,scratch:1x0:1gb"  # scratch has no replica
+TOKEN = "rbac-proof-token"
+
+
+def _policy(es_url: str) -> str:
+    return yaml.safe_dump(
+        {
+            "name": "rbac-proof",
+            "elasticsearch": {"url": es_url, "pollInterval": "300ms", "requestTimeout": "2s"},
+            "nodes": {"roles": ["data"]},
+            "target": {"statefulSet": {"namespace": "elastic", "name": "es-data"}},
+            "replicas": {"min": 3, "max": 4},
+            "scaleUp": {"when": {"alert": "RbacProofUp"}, "step": 1, "cooldown": "1s"},
+            "scaleDown": {"when": {"alert": "RbacProofDown"}, "step": 1, "cooldown": "1s"},
+            "safety": {"joinTimeout": "60s", "drainTimeout": "60s", "rebalanceTimeout": "60s"},
+            "mode": "active",
+        },
+        sort_keys=False,
+    )
+
+
+def _webhook(name: str, status: str) -> bytes:
+    """An Alertmanager v4 webhook body for one alert (shape of fixtures/alertmanager)."""
+    alert = {
+        "status": status,
+        "labels": {"alertname": name},
+        "annotations": {},
+        "startsAt": "2026-01-01T00:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-01-01T00:01:00Z",
+        "generatorURL": "",
+        "fingerprint": hashlib.sha256(name.encode()).hexdigest()[:16],
+    }
+    body = {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{name}"}}',
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "es-autoscaler",
+        "groupLabels": {"alertname": name},
+        "commonLabels": {"alertname": name},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.invalid",
+        "alerts": [alert],
+    }
+    return json.dumps(body).encode()
+
+
+def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, (e.read() or b"").decode()
+
+
+def _wait(check: Any, *, what: str, deadline_s: float = 90.0) -> Any:
+    """Poll until ``check()`` is truthy; a generous bound on a condition, not a timing assert."""
+    end = time.monotonic() + deadline_s
+    last: Any = None
+    while time.monotonic() < end:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.2)
+    pytest.fail(f"gave up waiting for {what}; last value: {last!r}")
+
+
+@contextlib.contextmanager
+def _process(
+    argv: list[str], log: Path, *, stdout: int = subprocess.PIPE, **kw: Any
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` with stderr to ``log``; SIGTERM (then SIGKILL) on exit."""
+    with log.open("wb") as err:
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL, **kw)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _first_json(stream: Any, key: str, *, log: Path) -> dict[str, Any]:
+    for raw in iter(stream.readline, b""):
+        with contextlib.suppress(ValueError):
+            rec = json.loads(raw)
+            if isinstance(rec, dict) and (key in rec or rec.get("event") == key):
+                return rec
+    pytest.fail(f"no {key!r} line; log:\n{log.read_text()[-3000:]}")
+
+
+def _operations(base: str) -> list[dict[str, Any]]:
+    status, body = _http("GET", base + "/api/v1/operations")
+    assert status == 200, body
+    ops: list[dict[str, Any]] = body["operations"]
+    return ops
+
+
+def _full_cycle(rbac_file: Path, tmp_path: Path, *, leader: bool) -> list[dict[str, Any]]:
+    """Scale 3 → 4 → 3 (drained) → 4 as the chart's ServiceAccount; the twin's request log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ESAS_", "KUBE"))}
+    sim_argv = [
+        sys.executable, "-m", "autoscaler", "sim", "--rbac", str(rbac_file), "--speed", "50",
+        "--indices", SMALL_DATA, "--pod-ready-delay", "20", "--kubeconfig-dir", str(tmp_path),
+    ]  # fmt: skip
+    with _process(sim_argv, tmp_path / "sim.log", env=env) as sim:
+        urls = _first_json(sim.stdout, "elasticsearch", log=tmp_path / "sim.log")
+        es = urls["elasticsearch"]
+        pdir = tmp_path / "policies"
+        pdir.mkdir()
+        (pdir / "proof.yaml").write_text(_policy(es))
+        token = tmp_path / "token"
+        token.write_text(TOKEN)
+        serve_argv = [
+            sys.executable, "-m", "autoscaler", "serve", f"--policies={pdir}",
+            f"--webhook-token-file={token}", "--host=127.0.0.1", "--port=0",
+            f"--state-dir={tmp_path / 'state'}", f"--kubeconfig={urls['kubeconfigs'][SA]}",
+            f"--state-configmap={NAMESPACE}/esas-es-autoscaler-state",
+        ]  # fmt: skip
+        if leader:
+            serve_argv += [f"--leader-election={NAMESPACE}/esas-es-autoscaler", "--identity=pod-a"]
+        with _process(serve_argv, tmp_path / "serve.log", stdout=subprocess.DEVNULL, env=env):
+            log = tmp_path / "serve.log"
+            port = _wait(
+                lambda: next(
+                    (
+                        json.loads(ln)["port"]
+                        for ln in log.read_text().splitlines()
+                        if '"listening"' in ln
+                    ),
+                    None,
+                ),
+                what="serve listening",
+                deadline_s=30,
+            )
+            base = f"http://127.0.0.1:{port}"
+            hook = base + "/webhook/alertmanager"
+
+            def replicas() -> int:
+                _, state = _http("GET", es + "/_sim/state")
+                (sts,) = [s for s in state["kubernetes"]["statefulsets"] if s["name"] == "es-data"]
+                return int(sts["replicas"])
+
+            def settled(n: int) -> bool:
+                ops = _operations(base)
+                return (
+                    replicas() == n
+                    and bool(ops)
+                    and ops[0]["state"] in ("confirmed", "failed", "rolled_back")
+                )
+
+            _wait(lambda: _http("GET", base + "/readyz")[0] == 200, what="ready", deadline_s=30)
+            assert _http("POST", hook, _webhook("RbacProofUp", "firing"))[0] == 200
+            _wait(lambda: settled(4), what="scale-up to 4 settled")
+            assert _operations(base)[0]["state"] == "confirmed", _operations(base)[0]
+            assert _http("POST", hook, _webhook("RbacProofUp", "resolved"))[0] == 200
+            assert _http("POST", hook, _webhook("RbacProofDown", "firing"))[0] == 200
+            _wait(
+                lambda: (
+                    replicas() == 3
+                    and _operations(base)[0]["state"] != "running"
+                    and len(_operations(base)) >= 2
+                ),
+                what="drained scale-down to 3",
+            )
+            down = _operations(base)[0]
+            assert down["state"] == "confirmed", down
+            # 3 → 4 again: the same "ScalingUp" Event repeats, which the service patches
+            # (count + 1) instead of creating a new one.
+            assert _http("POST", hook, _webhook("RbacProofDown", "resolved"))[0] == 200
+            assert _http("POST", hook, _webhook("RbacProofUp", "firing"))[0] == 200
+            _wait(
+                lambda: len(_operations(base)) >= 3 and settled(4),
+                what="second scale-up to 4 settled",
+            )
+            assert _operations(base)[0]["state"] == "confirmed", _operations(base)[0]
+            _, invariants = _http("GET", es + "/_sim/invariants")
+            assert invariants == [], invariants
+        _, log_body = _http("GET", es + "/_sim/requests")
+    requests: list[dict[str, Any]] = log_body["requests"]
+    return requests
+
+
+def _perm(r: dict[str, Any]) -> Permission:
+    resource = f"{r['resource']}/{r['subresource']}" if r["subresource"] else r["resource"]
+    return str(r["verb"]), str(r["group"]), resource
+
+
+def test_service_full_cycle_under_the_chart_role(helm: Path, tmp_path: Path) -> None:
     if not _twin_enforces_rbac():
-        pytest.skip(
-            "NOT DONE: the twin does not enforce RBAC yet (`sim --rbac`, twin fidelity issue); "
-            "the behavioural RBAC proof of the Helm chart issue is still to be written"
+        pytest.fail("the twin has no `sim --rbac`: the RBAC proof cannot run")
+    # With `serve --leader-election` (issue 11) the HA render and its Lease rules are proven
+    # too; until then the single-replica render (no Lease rules) is.
+    leader = _serve_accepts(f"--leader-election={NAMESPACE}/x", "--identity=y")
+    manifests = rbac_manifests(render_text(helm, "ha" if leader else "defaults"))
+    rbac_file = tmp_path / "rbac.yaml"
+    rbac_file.write_text(yaml.safe_dump_all(manifests))
+    served = [r for r in _full_cycle(rbac_file, tmp_path, leader=leader) if r["user"] == SA_USER]
+    denied = [r for r in served if r["code"] == 403]
+    assert denied == [], denied
+    used = {_perm(r) for r in served if r["resource_request"]}
+    assert used == granted_permissions(manifests)
+    # No rule is superfluous: each one is the only rule allowing some request the service made
+    # (evaluated with the twin's own rule matcher, the one that produced the zero 403s above).
+    from autoscaler.sim.k8s.rbac import rule_allows
+    from autoscaler.sim.k8s.reqinfo import RequestInfo
+
+    rules = [
+        (role["metadata"].get("namespace", ""), rule)
+        for role in manifests
+        if role["kind"] in ("Role", "ClusterRole")
+        for rule in role["rules"]
+    ]
+    infos = [
+        (r["namespace"], r["path"], RequestInfo(True, r["verb"], r["group"], r["version"],
+         r["namespace"], r["resource"], r["subresource"], r["name"]))
+        for r in served if r["resource_request"]
+    ]  # fmt: skip
+
+    def allowed(ns: str, path: str, info: RequestInfo, skip: int) -> bool:
+        return any(
+            rule_allows(rule, info, path)
+            for i, (rule_ns, rule) in enumerate(rules)
+            if i != skip and rule_ns in ("", ns)
         )
-    # Reaching here means the twin gained --rbac: write the proof (module docstring, point 2)
-    # against its real interface instead of this failure.
-    pytest.fail("the twin enforces RBAC now: implement the behavioural RBAC proof here")
+
+    for index, (_, rule) in enumerate(rules):
+        assert any(not allowed(ns, p, info, index) for ns, p, info in infos), (
+            f"rule {rule} is not needed by any request the service made"
+        )

@@ -324,6 +324,7 @@ def _serve_accepts(*flags: str) -> bool:
     return True
 
 
+LEADER_CASES = ("ha", "networkpolicy")  # the matrix cases with leaderElection.enabled
 # `serve --leader-election` is being built with issue 11; until it exists the HA render is an
 # expected failure, and the strict xfail turns into a failure the day the flag lands.
 _NO_LEADER_FLAG = pytest.mark.xfail(
@@ -334,7 +335,8 @@ _NO_LEADER_FLAG = pytest.mark.xfail(
 
 
 @pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=_NO_LEADER_FLAG) if c == "ha" else c for c in MATRIX]
+    "case",
+    [pytest.param(c, marks=_NO_LEADER_FLAG) if c in LEADER_CASES else c for c in MATRIX],
 )
 def test_deployment_args_are_accepted_by_the_serve_parser(
     rendered: dict[str, str], case: str
@@ -371,6 +373,16 @@ def test_state_configmap_flag_names_the_configmap_the_role_allows(rendered: dict
     assert not find(docs_of(rendered["cluster-wide"]), "ConfigMap", "-state")  # never rendered
 
 
+def test_without_a_state_configmap_the_pod_gets_no_namespace_to_default_to_one(
+    rendered: dict[str, str],
+) -> None:
+    # serve picks $POD_NAMESPACE/es-autoscaler-state in-cluster when POD_NAMESPACE is set; with
+    # state.configMap.enabled=false the Role does not allow that ConfigMap, so no variable.
+    c = container(docs_of(rendered["cluster-wide"]))
+    assert "POD_NAMESPACE" not in {e["name"] for e in c["env"]}
+    assert not [a for a in c["args"] if a.startswith("--state-configmap")]
+
+
 def test_existing_secrets_are_referenced_not_created(rendered: dict[str, str]) -> None:
     docs = docs_of(rendered["existing-secrets"])
     assert not find(docs, "Secret")
@@ -395,6 +407,18 @@ def test_policies_are_mounted_as_a_directory_so_updates_reach_the_pod(
     for text in rendered.values():
         for m in container(docs_of(text))["volumeMounts"]:
             assert "subPath" not in m, m
+
+
+def test_network_policy_lets_followers_forward_webhooks_to_the_leader(
+    rendered: dict[str, str],
+) -> None:
+    spec = one(docs_of(rendered["networkpolicy"]), "NetworkPolicy")["spec"]
+    own = {"podSelector": {"matchLabels": spec["podSelector"]["matchLabels"]}}
+    assert any(own in rule.get("from", []) for rule in spec["ingress"])
+    assert any(own in rule.get("to", []) for rule in spec["egress"])
+    # and everything else is closed to what the values name
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert all("from" in rule for rule in spec["ingress"])
 
 
 # --- RBAC shape (the behavioural proof is test_chart_rbac.py) ------------------------------------
