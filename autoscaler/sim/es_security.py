@@ -64,7 +64,7 @@ from aiohttp.typedefs import Middleware
 
 from autoscaler.sim.es.api.base import COMPAT_KEY, PRODUCT_HEADER, EsApiBase
 from autoscaler.sim.es.cluster import Cluster
-from autoscaler.sim.es.errors import EsError
+from autoscaler.sim.es.errors import EsError, illegal_argument
 from autoscaler.sim.es.units import parse_time_value
 
 __all__ = [
@@ -612,10 +612,18 @@ class EsSecurity:
             except EsError as err:
                 return self._error(request, err)
             expiration_ms = int((self.cluster.clock.time() + ttl) * 1000)
-        # A key made with an API key cannot outgrow it: it is limited by the same owner.
-        parent = principal.api_key
-        if parent is not None and parent.roles is not None:
-            key_roles = key_roles or parent.roles
+        # An API key may only derive a key that can do nothing (ES refuses anything else so a
+        # key can never outgrow the one that made it; message wording inferred).
+        if principal.api_key is not None and (
+            not key_roles or any(r.cluster or r.indices for r in key_roles)
+        ):
+            return self._error(
+                request,
+                illegal_argument(
+                    "creating derived api keys requires an explicit role descriptor that is "
+                    "empty (has no privileges)"
+                ),
+            )
         key = ApiKey(
             id=_new_id(20),
             name=name,

@@ -15,6 +15,7 @@ from elasticsearch import (
     AsyncElasticsearch,
     AuthenticationException,
     AuthorizationException,
+    BadRequestError,
 )
 
 from autoscaler.sim.es_security import load_users_file
@@ -263,3 +264,33 @@ def test_a_bad_users_file_is_refused_with_a_clear_message(
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         load_users_file(path)
+
+
+async def test_an_api_key_cannot_derive_a_key_with_privileges(
+    secure: RunningTwin, es_as: EsFactory
+) -> None:
+    owner = es_as(basic_auth=("keys", "keys-pw"))
+    created = await owner.security.create_api_key(name="parent")
+    keyed = es_as(api_key=created["encoded"])
+    with pytest.raises(BadRequestError) as caught:
+        await keyed.security.create_api_key(name="child")
+    assert caught.value.body["error"]["type"] == "illegal_argument_exception"
+    with pytest.raises(BadRequestError):
+        await keyed.security.create_api_key(
+            name="powerful", role_descriptors={"r": {"cluster": ["monitor"]}}
+        )
+    empty = await keyed.security.create_api_key(name="empty", role_descriptors={"none": {}})
+    assert empty["name"] == "empty"
+
+
+async def test_an_expired_api_key_is_refused(secure: RunningTwin, es_as: EsFactory) -> None:
+    owner = es_as(basic_auth=("keys", "keys-pw"))
+    created = await owner.security.create_api_key(name="short", expiration="1m")
+    keyed = es_as(api_key=created["encoded"])
+    await keyed.cluster.health()
+    secure.twin.advance(61)
+    with pytest.raises(AuthenticationException) as caught:
+        await keyed.cluster.health()
+    assert caught.value.body["error"]["additional_unsuccessful_credentials"] == (
+        "API key: api key is expired"
+    )
