@@ -59,7 +59,7 @@ def test_sim_security_prints_ca_credentials_and_in_cluster_layout_and_refuses_an
             proc.communicate()
     assert proc.returncode == 0, stderr
     assert set(line) == {
-        "elasticsearch", "kubernetes", "kubeconfig", "ca_file", "es_username", "es_password",
+        "elasticsearch", "kubernetes", "kubeconfig", "exporter", "ca_file", "es_username", "es_password",
         "es_password_file", "serviceaccount_dir", "KUBERNETES_SERVICE_HOST",
         "KUBERNETES_SERVICE_PORT",
     }  # fmt: skip

@@ -45,7 +45,7 @@ def test_sim_prints_one_json_line_serves_and_stops_cleanly_on_signal(
     try:
         line = first_line(proc)
         endpoints = json.loads(line)
-        assert set(endpoints) == {"elasticsearch", "kubernetes", "kubeconfig"}
+        assert set(endpoints) == {"elasticsearch", "kubernetes", "kubeconfig", "exporter"}
         assert Path(endpoints["kubeconfig"]).is_file()
         with urllib.request.urlopen(
             f"{endpoints['elasticsearch']}/_cluster/health", timeout=10
@@ -54,6 +54,9 @@ def test_sim_prints_one_json_line_serves_and_stops_cleanly_on_signal(
         assert health["number_of_nodes"] == 2
         with urllib.request.urlopen(f"{endpoints['kubernetes']}/version", timeout=10) as r:
             assert json.load(r)["major"] == "1"
+        with urllib.request.urlopen(endpoints["exporter"], timeout=10) as r:
+            exposition = r.read().decode()
+        assert 'elasticsearch_cluster_health_number_of_nodes{cluster="sim-es"} 2\n' in exposition
         proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=30)
     finally:
