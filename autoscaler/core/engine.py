@@ -8,8 +8,11 @@ per-direction cooldowns measured from the last confirmation — and always says 
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from autoscaler.core.alerts import AlertBook
 from autoscaler.core.durations import format_duration
@@ -24,8 +27,9 @@ from autoscaler.core.policy import (
     ScaleRule,
 )
 from autoscaler.core.preflight import disk_reason, projected_disk_from_percent
-from autoscaler.core.windows import sustained
+from autoscaler.core.windows import WindowParts, window_parts
 
+T = TypeVar("T")
 Direction = Literal["up", "down"]
 Action = Literal["scale_up", "scale_down", "none"]
 
@@ -144,8 +148,7 @@ class Decision:
         }
 
 
-@dataclass(frozen=True)
-class _Ctx:
+class _Ctx(NamedTuple):  # a tuple: built once per evaluation, the hot path of a back-test
     observations: Observations
     alerts: AlertBook
     now: float
@@ -154,26 +157,71 @@ class _Ctx:
     not_before: float | None
 
 
-def _leaf(c: MetricCondition | AlertCondition, ctx: _Ctx) -> LeafReport:
-    if isinstance(c, MetricCondition):
-        w = sustained(
-            ctx.observations.get(c.key),
-            c.satisfied_by,
-            duration=c.for_,
-            now=ctx.now,
-            staleness=ctx.staleness,
-            not_before=ctx.not_before,
+_MEMO: dict[int, tuple[object, Any]] = {}
+_MEMO_LIMIT = 4096
+
+
+def _memo(obj: object, build: Callable[[], T]) -> T:
+    """What ``build()`` derives from the immutable ``obj`` (a condition), computed once.
+
+    Conditions are frozen models; texts and predicates derived from them are the same every
+    tick, and re-deriving them was a fifth of a back-test. Keyed by identity; the entry holds
+    ``obj`` itself, so an id is never reused while it is cached. Bounded (cleared when full).
+    """
+    hit = _MEMO.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        value: T = hit[1]
+        return value
+    if len(_MEMO) >= _MEMO_LIMIT:
+        _MEMO.clear()
+    value = build()
+    _MEMO[id(obj)] = (obj, value)
+    return value
+
+
+@dataclass(frozen=True)
+class _MetricLeaf:
+    """A metric condition's derived, per-tick constants."""
+
+    text: str
+    key_name: str
+    predicate: Callable[[float], bool]
+    """``c.satisfied_by`` as a C-level comparison (same results, including for NaN)."""
+    predicate_key: tuple[str, float]
+    """Names the predicate for the series' memo of run starts (``core.windows``)."""
+
+
+def _metric_leaf(c: MetricCondition) -> _MetricLeaf:
+    if c.above is not None:
+        above = c.above
+        return _MetricLeaf(
+            c.describe(), metric_key_name(c.key), partial(operator.lt, above), (">", above)
         )
-        return LeafReport(
-            c.describe(),
-            "metric",
-            w.holds,
-            w.stale,
-            w.elapsed,
-            w.needed,
-            w.latest,
-            metric_key_name(c.key),
-        )
+    assert c.below is not None
+    below = c.below
+    return _MetricLeaf(
+        c.describe(), metric_key_name(c.key), partial(operator.gt, below), ("<", below)
+    )
+
+
+def _metric_window(c: MetricCondition, ctx: _Ctx) -> WindowParts:
+    hit = _MEMO.get(id(c))
+    plan: _MetricLeaf = (
+        hit[1] if hit is not None and hit[0] is c else _memo(c, lambda: _metric_leaf(c))
+    )
+    return window_parts(
+        ctx.observations.get(c.key),
+        plan.predicate,
+        duration=c.for_,
+        now=ctx.now,
+        staleness=ctx.staleness,
+        not_before=ctx.not_before,
+        key=plan.predicate_key,
+    )
+
+
+def _alert_window(c: AlertCondition, ctx: _Ctx) -> tuple[bool, float, float]:
+    """(holds, longest elapsed of a matching firing alert, needed)."""
     needed = c.for_ or 0.0
     best = 0.0
     holds = False
@@ -184,7 +232,16 @@ def _leaf(c: MetricCondition | AlertCondition, ctx: _Ctx) -> LeafReport:
         elapsed = max(0.0, ctx.now - start)
         best = max(best, elapsed)
         holds = holds or elapsed >= needed
-    return LeafReport(c.describe(), "alert", holds, False, best, needed)
+    return holds, best, needed
+
+
+def _leaf(c: MetricCondition | AlertCondition, ctx: _Ctx) -> LeafReport:
+    if isinstance(c, MetricCondition):
+        holds, stale, elapsed, needed, latest, _ = _metric_window(c, ctx)
+        plan = _memo(c, lambda: _metric_leaf(c))
+        return LeafReport(plan.text, "metric", holds, stale, elapsed, needed, latest, plan.key_name)
+    holds, best, needed = _alert_window(c, ctx)
+    return LeafReport(_memo(c, c.describe), "alert", holds, False, best, needed)
 
 
 def _evaluate(c: Condition, ctx: _Ctx, leaves: list[LeafReport]) -> tuple[bool, str | None]:
@@ -192,7 +249,7 @@ def _evaluate(c: Condition, ctx: _Ctx, leaves: list[LeafReport]) -> tuple[bool, 
     if isinstance(c, AllOf):
         results = [_evaluate(child, ctx, leaves) for child in c.all]
         ok = all(r[0] for r in results)
-        return ok, (c.describe() if ok else None)
+        return ok, (_memo(c, c.describe) if ok else None)
     if isinstance(c, AnyOf):
         results = [_evaluate(child, ctx, leaves) for child in c.any]
         fired = next((r[1] for r in results if r[0]), None)
@@ -200,6 +257,56 @@ def _evaluate(c: Condition, ctx: _Ctx, leaves: list[LeafReport]) -> tuple[bool, 
     report = _leaf(c, ctx)
     leaves.append(report)
     return report.holds, (report.condition if report.holds else None)
+
+
+def _holds(c: Condition, ctx: _Ctx) -> bool:
+    """``_evaluate``'s verdict without its reports, short-circuiting like ``all``/``any``."""
+    if isinstance(c, MetricCondition):
+        return _metric_window(c, ctx)[0]
+    # Plain loops, not all()/any() over a generator: this runs ~10⁶ times in a back-test.
+    if isinstance(c, AllOf):
+        for child in c.all:  # noqa: SIM110
+            if not _holds(child, ctx):
+                return False
+        return True
+    if isinstance(c, AnyOf):
+        for child in c.any:  # noqa: SIM110
+            if _holds(child, ctx):
+                return True
+        return False
+    return _alert_window(c, ctx)[0]
+
+
+def may_act(
+    policy: Policy,
+    observations: Observations,
+    alerts: AlertBook,
+    state: TargetState,
+    now: float,
+    *,
+    staleness: float | None = None,
+    alert_ttl: float = DEFAULT_ALERT_TTL,
+) -> bool:
+    """``False`` only when ``decide`` with the same arguments certainly holds (action
+    ``none``): the replicas are known and within bounds, and neither direction's condition
+    holds. ``True`` means "ask ``decide``". The same window code as ``decide``, without the
+    reports and reasons; the back-test uses it to skip explaining the ~97 % of samples where
+    nothing happens (property-tested: ``tests/unit/core/test_windows_incremental.py``)."""
+    current = state.replicas
+    if current is None or current < policy.replicas.min or current > policy.replicas.max:
+        return True
+    ctx = _Ctx(
+        observations,
+        alerts,
+        now,
+        staleness if staleness is not None else policy.elasticsearch.staleness_limit,
+        alert_ttl,
+        state.last_confirmed_at,
+    )
+    return bool(
+        (policy.scaleUp is not None and _holds(policy.scaleUp.when, ctx))
+        or (policy.scaleDown is not None and _holds(policy.scaleDown.when, ctx))
+    )
 
 
 def evaluate_rule(rule: ScaleRule, ctx: _Ctx) -> ConditionReport:

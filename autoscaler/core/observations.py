@@ -3,13 +3,23 @@
 Signals (the poller, back-test CSVs) produce these; the engine only reads them. Samples are
 kept per ``(metric, aggregate)`` key in time order. Nothing here knows where a value came
 from, which is what lets the same engine run live and in a back-test.
+
+A series also memoises, per condition, where each sample's run of satisfying samples began
+(``core.windows``): that is what makes a sustained check O(1) amortised per sample instead of
+a walk over the window. The memo is derived data, invisible to equality and carried over to
+the series ``appended`` makes, so the live engine pays for each new sample once.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+import itertools
+import operator
+from array import array
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from autoscaler.core.windows import Predicate, extend_runs
 
 MetricKey = tuple[str, str]
 """``(metric, aggregate)``, e.g. ``("cpu", "avg")``."""
@@ -20,17 +30,24 @@ def metric_key_name(key: MetricKey) -> str:
     return f"{key[0]}.{key[1]}"
 
 
+_RunsMemo = dict[tuple[Hashable, float], tuple[Predicate, "array[float]"]]
+
+
 @dataclass(frozen=True)
 class Series:
     """Time-ordered samples of one metric key. ``times`` strictly increase."""
 
     times: tuple[float, ...] = ()
     values: tuple[float, ...] = ()
+    _runs: _RunsMemo = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         if len(self.times) != len(self.values):
             raise ValueError("times and values differ in length")
-        if any(b <= a for a, b in zip(self.times, self.times[1:], strict=False)):
+        # any(b <= a) over neighbours, in C (a month of 10 s samples is 259,200 of them)
+        if any(map(operator.le, self.times[1:], self.times)):
             raise ValueError("sample times must strictly increase")
 
     def upto(self, now: float) -> int:
@@ -42,12 +59,45 @@ class Series:
         i = self.upto(now)
         return (self.times[i - 1], self.values[i - 1]) if i else None
 
+    def cached_runs(self, key: Hashable, *, predicate: Predicate, staleness: float) -> array[float]:
+        """Run starts of every sample for the predicate ``key`` names (``core.windows``),
+        computed once per series and predicate."""
+        memo = self._runs.get((key, staleness))
+        if memo is None:
+            runs: array[float] = array("d")
+            extend_runs(runs, self.times, self.values, predicate=predicate, staleness=staleness)
+            if self.times:  # the shared empty series stays empty
+                self._runs[(key, staleness)] = (predicate, runs)
+            return runs
+        return memo[1]
+
     def appended(self, at: float, value: float, *, keep_after: float | None = None) -> Series:
         """A new series with one more sample, dropping samples older than ``keep_after``."""
         if self.times and at <= self.times[-1]:
             raise ValueError(f"sample at {at} is not newer than {self.times[-1]}")
         start = bisect.bisect_left(self.times, keep_after) if keep_after is not None else 0
-        return Series((*self.times[start:], at), (*self.values[start:], value))
+        new = Series((*self.times[start:], at), (*self.values[start:], value))
+        for (key, staleness), (predicate, runs) in self._runs.items():
+            # Run starts are times, not indices, so trimming needs no renumbering (a start
+            # older than the new first sample reads as that sample: see windows.sustained).
+            kept = runs[start:]
+            extend_runs(kept, new.times, new.values, predicate=predicate, staleness=staleness)
+            new._runs[(key, staleness)] = (predicate, kept)
+        return new
+
+    def trimmed(self, keep_after: float) -> Series:
+        """The samples at or after ``keep_after`` (memoised run starts carried over)."""
+        start = bisect.bisect_left(self.times, keep_after)
+        if start == 0:
+            return self
+        new = Series(self.times[start:], self.values[start:])
+        for memo_key, (predicate, runs) in self._runs.items():
+            new._runs[memo_key] = (predicate, runs[start:])
+        return new
+
+
+EMPTY_SERIES = Series()
+"""What ``Observations.get`` returns for a key never observed (one shared instance)."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +128,24 @@ class Observations:
             {k: Series(tuple(times[k]), tuple(values[k])) for k in times}, tuple(polls)
         )
 
+    @staticmethod
+    def from_columns(
+        polls: Sequence[float], columns: Mapping[MetricKey, Sequence[float | None]]
+    ) -> Observations:
+        """Build from poll times and one column of values per key, aligned with ``polls``
+        (None = missing). Equal to ``from_rows`` of the same rows, without a dict per row."""
+        series: dict[MetricKey, Series] = {}
+        for key, column in columns.items():
+            if len(column) != len(polls):
+                raise ValueError(f"column {metric_key_name(key)} differs in length from polls")
+            present = [v is not None for v in column]
+            if any(present):
+                values = tuple(v for v in column if v is not None)
+                series[key] = Series(tuple(itertools.compress(polls, present)), values)
+        return Observations(series, tuple(polls))
+
     def get(self, key: MetricKey) -> Series:
-        return self.series.get(key, Series())
+        return self.series.get(key, EMPTY_SERIES)
 
     def last_poll(self, now: float) -> float | None:
         i = bisect.bisect_right(self.polls, now)
@@ -96,8 +162,7 @@ class Observations:
         if keep_after is not None:
             for key, s in series.items():
                 if s.times and s.times[0] < keep_after and key not in row:
-                    start = bisect.bisect_left(s.times, keep_after)
-                    series[key] = Series(s.times[start:], s.values[start:])
+                    series[key] = s.trimmed(keep_after)
         polls = self.polls
         if keep_after is not None:
             polls = polls[bisect.bisect_left(polls, keep_after) :]
