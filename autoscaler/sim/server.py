@@ -60,6 +60,8 @@ class RunningTwin:
     # --- security (``TwinSpec.security`` / ``k8s_security``); None when off -----------------
     #: PEM of the CA that signed the twin's server certificate (both sides).
     ca_file: Path | None = None
+    #: the server certificate (PEM) both sides present, signed by ``ca_file``.
+    cert_file: Path | None = None
     #: the ES security realm (users, roles, API keys, request counters).
     es_security: EsSecurity | None = None
     #: the reserved superuser's password, also written to ``es_password_file``.
@@ -290,6 +292,7 @@ async def run_twin(
             namespace=namespace,
             statefulset=f"{namespace}/{sts_name}",
             ca_file=tls.ca_cert if tls is not None else None,
+            cert_file=tls.cert if tls is not None else None,
             es_security=es_security,
             es_password=es_security.elastic_password if es_security else None,
             es_password_file=password_file,

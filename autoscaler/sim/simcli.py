@@ -8,7 +8,7 @@ until Ctrl-C or SIGTERM, and exits 0. ``exporter`` is the twin's elasticsearch_e
 
 With ``--security`` both sides serve HTTPS with a CA the twin generates, Elasticsearch
 requires credentials and the Kubernetes API its ServiceAccount token; the line then also holds
-``ca_file``, ``es_username``/``es_password``/``es_password_file`` (the ``elastic`` superuser),
+``ca_file``, ``cert_file``, ``es_username``/``es_password``/``es_password_file`` (the ``elastic`` superuser),
 ``serviceaccount_dir`` (``token``, ``ca.crt``, ``namespace``) and ``KUBERNETES_SERVICE_HOST`` /
 ``KUBERNETES_SERVICE_PORT`` for an in-cluster configuration.
 """
@@ -210,6 +210,7 @@ def _security_fields(running: Any) -> dict[str, str]:
     """The JSON-line fields of ``--security`` (absent when it is off)."""
     fields: dict[str, str | None] = {
         "ca_file": str(running.ca_file) if running.ca_file else None,
+        "cert_file": str(running.cert_file) if running.cert_file else None,
         "es_username": "elastic" if running.es_password else None,
         "es_password": running.es_password,
         "es_password_file": str(running.es_password_file) if running.es_password_file else None,

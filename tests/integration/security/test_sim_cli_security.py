@@ -59,11 +59,14 @@ def test_sim_security_prints_ca_credentials_and_in_cluster_layout_and_refuses_an
             proc.communicate()
     assert proc.returncode == 0, stderr
     assert set(line) == {
-        "elasticsearch", "kubernetes", "kubeconfig", "exporter", "ca_file", "es_username", "es_password",
+        "elasticsearch", "kubernetes", "kubeconfig", "exporter", "ca_file", "cert_file", "es_username",
+        "es_password",
         "es_password_file", "serviceaccount_dir", "KUBERNETES_SERVICE_HOST",
         "KUBERNETES_SERVICE_PORT",
     }  # fmt: skip
     assert line["elasticsearch"].startswith("https://")
+    assert Path(line["cert_file"]).parent == Path(line["kubeconfig"]).parent == tmp_path
+    assert Path(line["ca_file"]).parent == tmp_path
     assert line["kubernetes"] == (
         f"https://{line['KUBERNETES_SERVICE_HOST']}:{line['KUBERNETES_SERVICE_PORT']}"
     )
