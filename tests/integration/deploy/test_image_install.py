@@ -280,6 +280,25 @@ def test_dockerfile_runs_the_same_install_commands() -> None:
     ] + ["!requirements/"]
 
 
+def _pins(lock: Path) -> dict[str, str]:
+    out = {}
+    for line in lock.read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, version = line.split("==", 1)
+            out[name.strip().lower()] = version.split()[0].strip(" \\")
+    return out
+
+
+def test_ansible_image_adds_ansible_to_the_runtime_pins_without_changing_them() -> None:
+    # The `ansible` target installs ansible.lock over the runtime venv: it must keep every
+    # runtime pin (no silent up/downgrade between the two images) and add ansible.
+    runtime = _pins(LOCK)
+    ansible = _pins(REPO / "requirements" / "ansible.lock")
+    changed = {k: (v, ansible.get(k)) for k, v in runtime.items() if ansible.get(k) != v}
+    assert changed == {}
+    assert {"ansible-core", "ansible-runner"} <= set(ansible) - set(runtime)
+
+
 def test_dockerfile_default_command_is_accepted_by_serve() -> None:
     from autoscaler.cli import build_parser
 
