@@ -41,7 +41,8 @@ LABEL org.opencontainers.image.title="es-autoscaler" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="NOASSERTION"
 # pip stays in the base image (it is Python's), but no compiler and no pip cache come along.
-RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/es-autoscaler \
+RUN groupadd --system --gid 10001 esas \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/es-autoscaler \
       --no-create-home --shell /usr/sbin/nologin esas \
  && mkdir -p /var/lib/es-autoscaler/state /etc/es-autoscaler/policies /etc/es-autoscaler/webhook \
  && chown -R 10001:10001 /var/lib/es-autoscaler
