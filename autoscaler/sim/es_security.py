@@ -189,6 +189,8 @@ _RULES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
         ((_G,), r"/_cat/recovery(/.*)?", "indices:monitor/recovery"),
         ((_G,), r"/_cat(/.*)?", "cluster:monitor/state"),
         ((_G,), r"/_health_report(/.*)?", "cluster:monitor/health_api"),
+        ((_U, _P), r"/_settings", "indices:admin/settings/update"),
+        ((_G,), r"/_settings(/.*)?", "indices:monitor/settings/get"),
         ((_U, _P), rf"/{_IDX}/_settings", "indices:admin/settings/update"),
         ((_G,), rf"/{_IDX}/_settings(/.*)?", "indices:monitor/settings/get"),
         ((_G, _H), rf"/{_IDX}", "indices:admin/get"),

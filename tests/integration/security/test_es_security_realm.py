@@ -294,3 +294,47 @@ async def test_an_expired_api_key_is_refused(secure: RunningTwin, es_as: EsFacto
     assert caught.value.body["error"]["additional_unsuccessful_credentials"] == (
         "API key: api key is expired"
     )
+
+
+async def test_index_settings_need_the_index_manage_privilege(
+    secure: RunningTwin, es_as: EsFactory
+) -> None:
+    assert secure.es_password is not None
+    admin = es_as(basic_auth=("elastic", secure.es_password))
+    index = sorted((await admin.indices.get(index="_all")).body)[0]
+    manager = es_as(basic_auth=("manager", "manager-pw"))  # cluster manage, no index privilege
+    with pytest.raises(AuthorizationException) as caught:
+        await manager.indices.put_settings(index=index, settings={"number_of_replicas": 1})
+    assert caught.value.body["error"]["reason"] == (
+        f"action [indices:admin/settings/update] is unauthorized for user [manager] with "
+        f"effective roles [cluster_manager] on indices [{index}], this action is granted by "
+        "the index privileges [manage,all]"
+    )
+    await admin.indices.put_settings(index=index, settings={"number_of_replicas": 1})
+
+
+@pytest.mark.parametrize(
+    ("user", "call", "allowed"),
+    [
+        ("watcher", "health_report", True),
+        ("watcher", "cat_health", True),
+        ("watcher", "reroute", False),
+        ("manager", "reroute", True),
+        ("manager", "cat_indices", False),  # index stats need an index privilege
+    ],
+)
+async def test_newer_endpoints_need_the_privilege_of_their_action(
+    secure: RunningTwin, es_as: EsFactory, user: str, call: str, allowed: bool
+) -> None:
+    es = es_as(basic_auth=(user, f"{user}-pw"))
+    calls = {
+        "health_report": lambda: es.health_report(),
+        "cat_health": lambda: es.cat.health(format="json"),
+        "reroute": lambda: es.cluster.reroute(retry_failed=True),
+        "cat_indices": lambda: es.cat.indices(format="json"),
+    }
+    if allowed:
+        await calls[call]()
+    else:
+        with pytest.raises(AuthorizationException):
+            await calls[call]()
