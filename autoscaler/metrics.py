@@ -29,6 +29,30 @@ class Metrics:
             ["policy", "direction", "condition"],
             registry=r,
         )
+        self.condition_sustained = Gauge(
+            "esas_condition_sustained_seconds",
+            "How long a policy condition (leaf) has held without a break, up to its 'for'.",
+            ["policy", "direction", "condition"],
+            registry=r,
+        )
+        self.condition_for = Gauge(
+            "esas_condition_for_seconds",
+            "How long a policy condition (leaf) must hold before it counts (its 'for').",
+            ["policy", "direction", "condition"],
+            registry=r,
+        )
+        self.condition_value = Gauge(
+            "esas_condition_value",
+            "Latest value a metric condition compares with its threshold.",
+            ["policy", "direction", "condition"],
+            registry=r,
+        )
+        self.condition_threshold = Gauge(
+            "esas_condition_threshold",
+            "The threshold of a metric condition (above/below).",
+            ["policy", "direction", "condition"],
+            registry=r,
+        )
         self.signal_value = Gauge(
             "esas_signal_value",
             "Latest tier aggregate a policy reads, by metric and aggregate.",

@@ -24,7 +24,11 @@ from autoscaler.core.engine import Decision, TargetState, cooldown_remaining, de
 from autoscaler.core.observations import MetricKey, Observations
 from autoscaler.core.policy import (
     AlertCondition,
+    AllOf,
+    AnyOf,
+    Condition,
     LoadedPolicy,
+    MetricCondition,
     Policy,
 )
 from autoscaler.metrics import Metrics
@@ -336,10 +340,19 @@ class Runtime:
         self._gauge(m.data_stale, d.policy).set(1 if "stale_data" in d.reason_codes else 0)
         for dir_name, report in (("up", d.up), ("down", d.down)):
             if report:
+                thresholds = _thresholds(rt.policy, dir_name)
                 for leaf in report.leaves:
                     self._gauge(m.condition_satisfied, d.policy, dir_name, leaf.condition).set(
                         1 if leaf.holds else 0
                     )
+                    leaf_labels = (d.policy, dir_name, leaf.condition)
+                    self._gauge(m.condition_sustained, *leaf_labels).set(leaf.elapsed)
+                    self._gauge(m.condition_for, *leaf_labels).set(leaf.needed)
+                    if leaf.value is not None:
+                        self._gauge(m.condition_value, *leaf_labels).set(leaf.value)
+                    if leaf.condition in thresholds:
+                        threshold = thresholds[leaf.condition]
+                        self._gauge(m.condition_threshold, *leaf_labels).set(threshold)
 
     # -- views ------------------------------------------------------------------------------
 
@@ -467,4 +480,21 @@ class Runtime:
 def decision_view(d: Decision) -> dict[str, Any]:
     out = d.to_dict()
     out["reasonText"] = [str(r) for r in d.reasons]
+    return out
+
+
+def _thresholds(policy: Policy, direction: str) -> dict[str, float]:
+    """Each metric condition's description (a leaf's ``condition``) → its threshold, for
+    ``esas_condition_threshold`` (the dashboard draws value against threshold)."""
+    rule = policy.scaleUp if direction == "up" else policy.scaleDown
+    out: dict[str, float] = {}
+    stack: list[Condition] = [rule.when] if rule is not None else []
+    while stack:
+        c = stack.pop()
+        if isinstance(c, AllOf):
+            stack.extend(c.all)
+        elif isinstance(c, AnyOf):
+            stack.extend(c.any)
+        elif isinstance(c, MetricCondition):
+            out[c.describe()] = c.threshold
     return out
