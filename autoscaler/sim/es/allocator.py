@@ -87,8 +87,8 @@ class AllocatorMixin(DecidersMixin):
         if tgt is not None:
             tgt.incoming -= 1
             tgt.in_recs.remove(rec)
-        if rec.source is not None:
-            src = self._nodes.get(rec.source)
+        if rec.from_node is not None:
+            src = self._nodes.get(rec.from_node)
             if src is not None:
                 src.outgoing -= 1
         if rec.rebalance:
@@ -256,9 +256,9 @@ class AllocatorMixin(DecidersMixin):
                 if excess <= 0:
                     continue
             for c in sorted(node.copies, key=lambda c: (c.index, c.shard, not c.primary)):
-                if node.outgoing >= cfg.outgoing:
-                    break
                 if c.state != STARTED or (c.index, c.shard) in self._pinned:
+                    continue
+                if self._peer_busy(c, node):
                     continue
                 target = self._best_target(c, node, data_nodes)
                 if target is not None:
@@ -270,14 +270,23 @@ class AllocatorMixin(DecidersMixin):
         # 3. rebalance
         self._rebalance(data_nodes, now)
 
+    def _peer_busy(self, c: ShardCopy, node: Node) -> bool:
+        """Fast pre-check of the outgoing throttle: the recovery source of moving ``c`` off
+        ``node`` (the node itself for a primary, the primary's node for a replica) is full."""
+        peer: Node | None = node
+        if not c.primary:
+            primary = self._primary_of(c)
+            peer = self._nodes.get(primary.node or "") if primary is not None else None
+        return peer is not None and peer.outgoing >= self._cfg.outgoing
+
     def _move_constrained(
         self, node: Node, constrained: set[str], data_nodes: Sequence[Node], now: float
     ) -> None:
         """Move copies an index-level filter or shard limit no longer lets stay on ``node``."""
         for c in sorted(node.copies, key=lambda c: (c.index, c.shard, not c.primary)):
-            if node.outgoing >= self._cfg.outgoing:
-                return
             if c.index not in constrained or c.state != STARTED:
+                continue
+            if self._peer_busy(c, node):
                 continue
             if (c.index, c.shard) in self._pinned or not self._index_cannot_remain(c, node):
                 continue
@@ -391,6 +400,13 @@ class AllocatorMixin(DecidersMixin):
     def _start_relocation(
         self, c: ShardCopy, src: Node, dst: Node, now: float, *, rebalance: bool
     ) -> None:
+        # peer recovery always copies from the primary (RecoverySource.PeerRecoverySource;
+        # IndicesClusterStateService: a replica recovers from the primary's node)
+        peer = src
+        if not c.primary:
+            primary = self._primary_of(c)
+            if primary is not None and primary.node is not None:
+                peer = self._nodes[primary.node]
         rec = Recovery(
             copy=c,
             kind="peer",
@@ -400,11 +416,12 @@ class AllocatorMixin(DecidersMixin):
             started_at=now,
             relocation=True,
             rebalance=rebalance,
+            peer=peer.name if peer is not src else None,
         )
         c.state = RELOCATING
         c.relocating_to = dst.name
         c.recovery = rec
-        src.outgoing += 1
+        peer.outgoing += 1
         src.reloc_out += 1
         src.index_counts[c.index] -= 1
         dst.incoming += 1

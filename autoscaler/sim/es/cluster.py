@@ -161,6 +161,9 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
         for rec in list(self._recoveries):
             if rec.source == name and not rec.relocation:
                 self._fail_copy(rec.copy, node_left=None, now=now)
+            elif rec.relocation and rec.peer == name:
+                # a replica relocating elsewhere loses its recovery source (the primary)
+                self._cancel_relocation(rec.copy)
         del self._nodes[name]
         del self._nodes_by_id[node.id]
         self.load.remove(node.id)
@@ -285,8 +288,8 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
                 else:
                     tgt = self._nodes[rec.target]
                     rate = cfg.max_bps / max(1, tgt.incoming + tgt.outgoing)
-                    if rec.source is not None:
-                        src = self._nodes[rec.source]
+                    if rec.from_node is not None:
+                        src = self._nodes[rec.from_node]
                         rate = min(rate, cfg.max_bps / max(1, src.incoming + src.outgoing))
                 rec.done = min(float(rec.total), rec.done + rate * dt)
                 if rec.done >= rec.total:
@@ -325,7 +328,7 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
         for c in node.incoming_relocs:
             if c.recovery is not None:
                 store += int(c.recovery.done)
-        rs = sum(1 for r in self._recoveries if r.source == node.name)
+        rs = sum(1 for r in self._recoveries if r.from_node == node.name)
         rt = node.incoming
         return NodeFacts(
             id=node.id,
@@ -382,6 +385,7 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
                     "kind": "relocation" if r.relocation else r.kind,
                     "rebalance": r.rebalance,
                     "from": r.source,
+                    "recovering_from": r.from_node,
                     "to": r.target,
                     "bytes_done": int(r.done),
                     "bytes_total": r.total,

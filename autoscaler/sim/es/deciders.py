@@ -364,7 +364,9 @@ class DecidersMixin(SettingsMixin):
                 )
             ):
                 return out
-            src = source
+            # ThrottlingAllocationDecider counts outgoing recoveries on the node of the
+            # primary (the peer recovery source), also when a replica relocates
+            src = source if c.primary else None
             if src is None and primary is not None and primary.node is not None:
                 src = self._nodes.get(primary.node)
             if (

@@ -39,6 +39,14 @@ class Recovery:
     rebalance: bool = False
     done: float = 0.0
     stopped_at: float | None = None
+    #: node the bytes are copied from when not ``source``: a *replica* relocation recovers
+    #: from the primary's node, not from the relocating copy (peer recovery)
+    peer: str | None = None
+
+    @property
+    def from_node(self) -> str | None:
+        """Where the data comes from (counts as that node's outgoing recovery)."""
+        return self.peer if self.peer is not None else self.source
 
 
 @dataclass(eq=False)

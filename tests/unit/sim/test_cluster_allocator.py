@@ -38,8 +38,8 @@ def check_bookkeeping(cluster: Cluster) -> None:
             assert c in nodes[c.relocating_to].incoming_relocs
     for rec in cluster.recoveries:
         incoming[rec.target] += 1
-        if rec.source is not None:
-            outgoing[rec.source] += 1
+        if rec.from_node is not None:  # the primary's node for a replica (peer recovery)
+            outgoing[rec.from_node] += 1
     for name, node in nodes.items():
         assert node.copies == on[name]
         assert node.incoming == incoming[name]

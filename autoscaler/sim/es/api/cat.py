@@ -544,9 +544,10 @@ class CatApi(EsApiBase):
                     pct = 100.0 if rec.total == 0 else rec.done * 100.0 / rec.total
                     files_total = max(1, rec.total // (64 * 2**20))
                     files_done = int(files_total * pct / 100.0)
+                    origin = rec.from_node  # a replica recovers from the primary's node
                     src = (
-                        cl.node(rec.source)
-                        if rec.source is not None and rec.source in cl.node_names()
+                        cl.node(origin)
+                        if origin is not None and origin in cl.node_names()
                         else None
                     )
                     tgt = cl.node(rec.target) if rec.target in cl.node_names() else None
@@ -563,7 +564,7 @@ class CatApi(EsApiBase):
                             "type": rec.kind,
                             "stage": "index" if active else "done",
                             "source_host": src.host if src else "n/a",
-                            "source_node": src.name if src else (rec.source or "n/a"),
+                            "source_node": src.name if src else (origin or "n/a"),
                             "target_host": tgt.host if tgt else "n/a",
                             "target_node": tgt.name if tgt else rec.target,
                             "repository": "n/a",
