@@ -40,13 +40,13 @@ from autoscaler.metrics import Metrics
 from autoscaler.signals.nodes import (
     NodeSample,
     StatsFormatError,
-    aggregate,
+    TierKey,
     filter_path_for,
     index_metrics_for,
     needed_metric_groups,
     nodes_failed,
     parse_node_stats,
-    select_tier,
+    read_tiers,
 )
 
 __all__ = ["PollResult", "Poller", "TierResult", "TierSubscription", "rows_by_policy"]
@@ -153,6 +153,9 @@ class Poller:
         self._retry = retry or RetryPolicy(attempts=3, deadline=max(1.0, 0.8 * interval))
         self._subscribers = list(subscribers)
         keys = {k for s in self._subscribers for k in s.keys}
+        self._tier_keys: dict[TierKey, set[MetricKey]] = {}
+        for sub in self._subscribers:
+            self._tier_keys.setdefault((sub.roles, sub.name_pattern), set()).update(sub.keys)
         # Alert-only policies need no metric, but the tier's node names still come from
         # node stats: ask for one cheap group rather than (the default) all of them.
         self._groups = needed_metric_groups(keys) or {"jvm"}
@@ -228,13 +231,15 @@ class Poller:
             for task in (stats_task, health_task):
                 task.cancel()
         samples = parse_node_stats(body)
+        # One selection and aggregation per distinct tier, shared by the policies sizing it.
+        readings = read_tiers(samples, self._previous, self._tier_keys)
         tiers: dict[str, TierResult] = {}
         for sub in self._subscribers:
-            tier = select_tier(samples, roles=sub.roles, name_pattern=sub.name_pattern)
+            reading = readings[(sub.roles, sub.name_pattern)]
             tiers[sub.policy_name] = TierResult(
-                row=aggregate(tier, self._previous, sub.keys),
-                node_count=len(tier),
-                node_names=tuple(sorted(s.name for s in tier)),
+                row={k: reading.row[k] for k in sub.keys},
+                node_count=len(reading.nodes),
+                node_names=reading.names,
             )
         self._previous = {s.node_id: s for s in samples}
         status = health.get("status")

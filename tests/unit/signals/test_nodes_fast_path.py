@@ -1,0 +1,144 @@
+"""The poll's fast paths give what the reference readers give (DESIGN §4, issue 10).
+
+``parse_node_stats`` reads nodes shaped like decoded JSON with a specialised reader and hands
+anything unusual to the general one (``_parse_node``); the poller selects and aggregates each
+distinct tier once (``read_tiers``) for all the policies sizing it. Both must be invisible:
+the same samples (or the same error message) and the same rows as reading node by node and
+policy by policy.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autoscaler.core.policy import AGGREGATES, METRICS
+from autoscaler.signals.nodes import (
+    NodeSample,
+    StatsFormatError,
+    _parse_node,
+    aggregate,
+    parse_node_stats,
+    read_tiers,
+    select_tier,
+)
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "elasticsearch"
+CAPTURES = sorted(p.name for p in FIXTURES.glob("es-*_nodes_*stats.json"))
+ALL_KEYS = [(m, a) for m in METRICS for a in AGGREGATES]
+
+
+def load(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    return body
+
+
+def reference(body: dict[str, Any]) -> list[NodeSample]:
+    return [_parse_node(str(i), n) for i, n in body["nodes"].items()]
+
+
+@pytest.mark.parametrize("capture", CAPTURES)
+def test_fast_parse_equals_reference_reader_on_every_capture(capture: str) -> None:
+    body = load(capture)
+    assert parse_node_stats(body) == reference(body)
+
+
+# Every field the reader looks at, replaced by what a broken or odd server might send.
+PATHS = [
+    ("timestamp",),
+    ("name",),
+    ("roles",),
+    ("os",),
+    ("os", "cpu"),
+    ("os", "cpu", "percent"),
+    ("os", "cpu_percent"),
+    ("os", "cpu", "load_average", "1m"),
+    ("process", "cpu", "percent"),
+    ("jvm", "mem", "heap_used_percent"),
+    ("jvm", "mem", "heap_max_in_bytes"),
+    ("jvm", "uptime_in_millis"),
+    ("fs", "total", "total_in_bytes"),
+    ("fs", "total", "available_in_bytes"),
+    ("thread_pool",),
+    ("thread_pool", "write"),
+    ("thread_pool", "bulk"),
+    ("thread_pool", "search", "queue"),
+    ("thread_pool", "write", "rejected"),
+    ("indices", "search", "query_total"),
+    ("indices", "indexing"),
+]
+ODD = st.sampled_from(
+    [None, True, "12", [], {}, [1], math.nan, math.inf, -1, -1.5, 0, 0.0, 7, 2**70, 55.5]
+)
+
+
+def _set(node: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    cur = node
+    for seg in path[:-1]:
+        nxt = cur.get(seg)
+        if not isinstance(nxt, dict):
+            nxt = cur[seg] = {}
+        cur = nxt
+    if value is None and path[-1] in cur and len(path) > 1:
+        del cur[path[-1]]  # absent, not null
+    else:
+        cur[path[-1]] = value
+
+
+def _outcome(fn: Any) -> Any:
+    try:
+        return fn()
+    except (StatsFormatError, OverflowError) as e:
+        return (type(e).__name__, str(e))
+
+
+@settings(max_examples=300, deadline=None)
+@given(edits=st.lists(st.tuples(st.sampled_from(PATHS), ODD), max_size=4))
+def test_fast_parse_equals_reference_reader_on_odd_nodes(
+    edits: list[tuple[tuple[str, ...], Any]],
+) -> None:
+    body = load("es-8.4.2_nodes_stats.json")
+    node_id, node = next(iter(body["nodes"].items()))
+    node = copy.deepcopy(node)
+    for path, value in edits:
+        _set(node, path, value)
+    one = {"nodes": {node_id: node}}
+    assert _outcome(lambda: parse_node_stats(one)) == _outcome(lambda: reference(one))
+
+
+def test_one_reading_per_tier_gives_each_policy_the_rows_of_its_own_aggregation() -> None:
+    body = load("es-8.4.2_nodes_stats.json")
+    samples = parse_node_stats(body)
+    later = copy.deepcopy(body)
+    for n in later["nodes"].values():
+        n["timestamp"] += 10_000
+        n["indices"]["indexing"]["index_total"] += 5_000
+        n["thread_pool"]["search"]["rejected"] += 3
+    current = parse_node_stats(later)
+    previous = {s.node_id: s for s in samples}
+    policies = [
+        (("data",), None, ALL_KEYS[:9]),
+        (("data",), None, ALL_KEYS[5:]),
+        (("data_hot", "data"), None, ALL_KEYS),
+        (("master",), None, [("heap", "max")]),
+        (("data",), "^no-such-node$", [("cpu", "avg")]),
+    ]
+    tiers: dict[Any, set[Any]] = {}
+    for roles, pattern, keys in policies:
+        tiers.setdefault((roles, pattern), set()).update(keys)
+    readings = read_tiers(current, previous, tiers)
+    for roles, pattern, keys in policies:
+        tier = select_tier(current, roles=roles, name_pattern=pattern)
+        reading = readings[(roles, pattern)]
+        assert list(reading.nodes) == tier
+        assert reading.names == tuple(sorted(s.name for s in tier))
+        own = aggregate(tier, previous, keys)
+        assert {k: reading.row[k] for k in keys} == own
+    assert any(v is not None for v in readings[(("data",), None)].row.values())
