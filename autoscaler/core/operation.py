@@ -347,8 +347,33 @@ def _finish(op: Operation, now: float, detail: str) -> Transition:
     return Transition(new, (Announcement("ScaleConfirmed", msg),))
 
 
+PHASE_REASONS: dict[str, str] = {
+    "preflight": "Preflight",
+    "scaling": "Scaling",
+    "waiting_for_pods": "WaitingForPods",
+    "waiting_for_join": "WaitingForJoin",
+    "rebalancing": "Rebalancing",
+    "excluding": "Excluding",
+    "draining": "Draining",
+    "removing": "Removing",
+    "cleaning_up": "CleaningUp",
+}
+"""Event reason of entering each phase (when the rule names no more specific one)."""
+
+
 def advance(op: Operation, outcome: Outcome, *, now: float) -> Transition:
-    """The next state of ``op`` after its current phase ended with ``outcome``. Pure."""
+    """The next state of ``op`` after its current phase ended with ``outcome``. Pure.
+    Every transition is announced: by the rule's own reason, else by the phase entered."""
+    tr = _advance(op, outcome, now=now)
+    if tr.announce:
+        return tr
+    entered = tr.op.history[-1] if tr.op.history else None
+    detail = entered.detail if entered else ""
+    reason = PHASE_REASONS.get(tr.op.phase, "ScaleProgress")
+    return Transition(tr.op, (Announcement(reason, f"{tr.op.phase}: {detail}"),))
+
+
+def _advance(op: Operation, outcome: Outcome, *, now: float) -> Transition:
     if not op.running:
         raise ValueError(f"operation {op.id} is {op.state}; nothing to advance")
     kind, detail, phase = outcome.kind, outcome.detail, op.phase
@@ -356,8 +381,7 @@ def advance(op: Operation, outcome: Outcome, *, now: float) -> Transition:
 
     if phase == "preflight":
         if kind == "done":
-            new = _to(op, "excluding", now, detail or "preflight passed")
-            return Transition(new, (Announcement("Draining", f"draining {', '.join(op.victims)}"),))
+            return Transition(_to(op, "excluding", now, detail or "preflight passed"))
         # refused, failed or timeout: nothing was touched yet, so just fail
         why = f"unsafe({detail})" if kind == "refused" else detail
         return _fail(op, now, why)

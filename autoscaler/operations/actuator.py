@@ -36,6 +36,10 @@ class RunnerActuator:
         op = self.runner.running_for(target_key(policy))
         return op.view() if op is not None else None
 
+    def last_operation_view(self, policy: Policy) -> dict[str, Any] | None:
+        last = next((o for o in self.runner.state.finished if o.policy == policy.name), None)
+        return last.view() if last is not None else None
+
     def operations_view(self) -> list[dict[str, Any]]:
         return [op.view() for op in self.runner.operations()]
 

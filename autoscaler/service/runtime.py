@@ -84,6 +84,10 @@ class Actuator(Protocol):
         """The running operation of the policy's target, in the ``/api/v1/operations`` shape."""
         ...
 
+    def last_operation_view(self, policy: Policy) -> dict[str, Any] | None:
+        """The policy's most recent finished operation (its failure is the policy's error)."""
+        ...
+
     def act(self, decision: Decision) -> None:
         """Start the operation a decision asks for (asynchronously; may decline)."""
         ...
@@ -418,6 +422,7 @@ class Runtime:
             "cooldownRemainingSeconds": cooldown,
             "lastDecision": decision_view(d) if d else None,
             "operation": self.actuator.operation_view(p) if self.actuator else None,
+            "lastOperation": self.actuator.last_operation_view(p) if self.actuator else None,
         }
 
     def alerts_view(

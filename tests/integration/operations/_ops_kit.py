@@ -166,7 +166,12 @@ class Rig:
 
 @contextlib.asynccontextmanager
 async def rig(
-    twin: RunningTwin, policy: Policy, *, store: Store | None = None, state_dir: Path | None = None
+    twin: RunningTwin,
+    policy: Policy,
+    *,
+    store: Store | None = None,
+    state_dir: Path | None = None,
+    failure_backoff: float = 60.0,
 ) -> AsyncIterator[Rig]:
     kube = await make_api_client(kubeconfig=twin.kubeconfig_path)
     assert kube is not None
@@ -188,6 +193,7 @@ async def rig(
         metrics=metrics,
         bind=bind,
         poll_interval=0.1,
+        failure_backoff=failure_backoff,
     )
     await runner.restore()
     try:

@@ -239,3 +239,22 @@ async def test_es_errors_during_the_drain_are_retried(tmp_path: Path) -> None:
         op = await r.run(to=3)
         assert op.state == "confirmed", op.failure
         assert (await es_state(twin))["invariants"] == []
+
+
+async def test_a_repeated_event_is_aggregated_with_a_count_and_failures_back_off(
+    tmp_path: Path,
+) -> None:
+    replicated = (IndexSpec("logs", 3, 1, 6 * GIB),)
+    async with small_twin(nodes=4, indices=replicated) as twin:
+        policy = make_policy(es_url=twin.es_url)
+        async with rig(twin, policy, state_dir=tmp_path, failure_backoff=0) as r:
+            await fault(twin, {"type": "node_crash", "node": "es-data-1", "restart": False})
+            first = await r.run(to=3)
+            second = await r.run(to=3)
+            assert first.failure == second.failure
+            failed = [e for e in await r.events() if e.reason == "ScaleFailed"]
+            assert [e.count for e in failed] == [2]
+        async with rig(twin, policy, state_dir=tmp_path / "b") as r:
+            assert (await r.run(to=3)).state == "failed"
+            # a failed operation holds the next one back for the backoff
+            assert await r.runner.begin(policy="data", from_replicas=4, to_replicas=3) is None

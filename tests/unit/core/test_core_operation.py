@@ -216,3 +216,15 @@ def test_stored_operations_with_unknown_phase_are_rejected() -> None:
     d["phase"] = "teleporting"
     with pytest.raises(ValueError, match="unknown phase"):
         Operation.from_dict(d)
+
+
+def test_every_transition_is_announced_with_a_reason_named_after_what_happened() -> None:
+    op = down_op()
+    reasons = []
+    for _ in range(6):
+        tr = advance(op, DONE, now=150)
+        reasons.append(tr.announce[0].reason)
+        op = tr.op
+    assert reasons == [
+        "Excluding", "Draining", "Scaling", "Removing", "CleaningUp", "ScaleConfirmed",
+    ]  # fmt: skip

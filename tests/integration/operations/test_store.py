@@ -1,0 +1,91 @@
+"""The operations store: the file backend on a real filesystem, the ConfigMap backend on the
+twin's Kubernetes API (real kubernetes-asyncio, real resourceVersion conflicts)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from _ops_kit import NS, fault, small_twin
+from kubernetes_asyncio import client
+
+from autoscaler.core.operation import Operation, Outcome, advance, start
+from autoscaler.operations.store import ConfigMapStore, FileStore, StoredState, StoreError
+from autoscaler.targets.statefulset import make_api_client
+
+
+def _op(op_id: str, target: str = "statefulset/elastic/es-data") -> Operation:
+    return start(
+        op_id=op_id,
+        policy="p",
+        target=target,
+        from_replicas=3,
+        to_replicas=4,
+        members=("es-data-3",),
+        now=100.0,
+    ).op
+
+
+def _confirmed(op: Operation, at: float) -> Operation:
+    for _ in range(4):
+        op = advance(op, Outcome("done", "ok"), now=at).op
+    assert op.state == "confirmed"
+    return op
+
+
+async def test_file_store_keeps_running_operations_confirmations_and_history(
+    tmp_path: Path,
+) -> None:
+    store = FileStore(tmp_path / "state", keep=2)
+    op = _op("a")
+    await store.update(lambda s: s.with_operation(op))
+    assert (await FileStore(tmp_path / "state").load()).running == {op.target: op}
+    done = _confirmed(op, 500.0)
+    await store.update(lambda s: s.with_operation(done))
+    for i in range(3):
+        await store.update(lambda s, i=i: s.with_operation(_confirmed(_op(f"x{i}", "t2"), 600 + i)))
+    state = await FileStore(tmp_path / "state", keep=2).load()
+    assert state.running == {}
+    assert state.last_confirmed == {op.target: 500.0, "t2": 602.0}
+    assert [o.id for o in state.finished] == ["x2", "x1"]  # newest first, at most keep
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["operations.json"]
+
+
+async def test_file_store_refuses_a_corrupt_state_instead_of_forgetting_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "operations.json").write_text("{not json")
+    with pytest.raises(StoreError, match="not JSON"):
+        await FileStore(tmp_path).load()
+    (tmp_path / "operations.json").write_text(json.dumps({"version": 99}))
+    with pytest.raises(StoreError, match="version"):
+        await FileStore(tmp_path).load()
+
+
+async def test_configmap_store_creates_then_replaces_with_resource_version_and_retries_conflicts(
+    tmp_path: Path,
+) -> None:
+    async with small_twin() as twin:
+        kube = await make_api_client(kubeconfig=twin.kubeconfig_path)
+        assert kube is not None
+        try:
+            a = ConfigMapStore(kube, namespace=NS, name="esas-state")
+            b = ConfigMapStore(kube, namespace=NS, name="esas-state")
+            assert await a.load() == StoredState()
+            await a.update(lambda s: s.with_operation(_op("first", "t1")))
+            # two writers at once: each re-reads on 409 and re-applies its change
+            await asyncio.gather(
+                a.update(lambda s: s.with_operation(_op("from-a", "ta"))),
+                b.update(lambda s: s.with_operation(_op("from-b", "tb"))),
+            )
+            await fault(twin, {"type": "conflict", "count": 2})
+            await a.update(lambda s: s.with_operation(_confirmed(_op("c", "t1"), 700.0)))
+            state = await b.load()
+            assert sorted(state.running) == ["ta", "tb"]
+            assert state.last_confirmed == {"t1": 700.0}
+            cm = await client.CoreV1Api(kube).read_namespaced_config_map("esas-state", NS)
+            assert json.loads(cm.data["state.json"])["version"] == 1
+        finally:
+            await kube.close()
