@@ -323,44 +323,88 @@ def _parse_node_fast(
             raise _Unusual
         roles = roles_cache[role_key] = frozenset(raw_roles)
 
-    os_, jvm, fs = get("os"), get("jvm"), get("fs")
-    pools, indices = get("thread_pool"), get("indices")
-    os_cpu = _sub(os_, "cpu")
-    cpu = _fnum(_sub(os_cpu, "percent"))
-    if cpu is None:
-        cpu = _fnum(_sub(os_, "cpu_percent"))
+    # Each group is looked into only when the body has it (a filtered body has few).
+    cpu = load1 = heap = disk = None
+    search_queue = search_rejected = write_queue = write_rejected = None
+    query_total = query_time_ms = index_total = uptime_ms = None
+    os_ = get("os")
+    if os_ is not None:
+        if type(os_) is not dict:
+            raise _Unusual
+        os_cpu = os_.get("cpu")
+        if os_cpu is not None:
+            if type(os_cpu) is not dict:
+                raise _Unusual
+            cpu = _fnum(os_cpu.get("percent"))
+            load_average = os_cpu.get("load_average")
+            if load_average is not None:
+                load1 = _fnum(_sub(load_average, "1m"))
+                if load1 is not None and load1 < 0:
+                    load1 = None
         if cpu is None:
-            cpu = _fnum(_sub(_sub(get("process"), "cpu"), "percent"))
+            cpu = _fnum(os_.get("cpu_percent"))
+    if cpu is None:
+        cpu = _fnum(_sub(_sub(get("process"), "cpu"), "percent"))
     if cpu is not None and cpu < 0:
         cpu = None
-    load1 = _fnum(_sub(_sub(os_cpu, "load_average"), "1m"))
-    if load1 is not None and load1 < 0:
-        load1 = None
 
-    mem = _sub(jvm, "mem")
-    heap = _fnum(_sub(mem, "heap_used_percent"))
-    if heap is None:
-        used = _fnum(_sub(mem, "heap_used_in_bytes"))
-        hmax = _fnum(_sub(mem, "heap_max_in_bytes"))
-        if used is not None and hmax:
-            heap = 100.0 * used / hmax
+    jvm = get("jvm")
+    if jvm is not None:
+        if type(jvm) is not dict:
+            raise _Unusual
+        mem = jvm.get("mem")
+        if mem is not None:
+            if type(mem) is not dict:
+                raise _Unusual
+            heap = _fnum(mem.get("heap_used_percent"))
+            if heap is None:
+                used = _fnum(mem.get("heap_used_in_bytes"))
+                hmax = _fnum(mem.get("heap_max_in_bytes"))
+                if used is not None and hmax:
+                    heap = 100.0 * used / hmax
+        uptime_ms = _fnum(jvm.get("uptime_in_millis"))
 
-    fs_total = _sub(fs, "total")
-    total = _fnum(_sub(fs_total, "total_in_bytes"))
-    avail = _fnum(_sub(fs_total, "available_in_bytes"))
-    disk = 100.0 * (1.0 - avail / total) if total and avail is not None else None
+    fs = get("fs")
+    if fs is not None:
+        fs_total = _sub(fs, "total")
+        if fs_total is not None:
+            if type(fs_total) is not dict:
+                raise _Unusual
+            total = _fnum(fs_total.get("total_in_bytes"))
+            avail = _fnum(fs_total.get("available_in_bytes"))
+            if total and avail is not None:
+                disk = 100.0 * (1.0 - avail / total)
 
-    search_pool = _sub(pools, "search")
-    write_pool = None
+    pools = get("thread_pool")
     if pools is not None:
+        if type(pools) is not dict:
+            raise _Unusual
+        search_pool = pools.get("search")
+        if search_pool is not None:
+            if type(search_pool) is not dict:
+                raise _Unusual
+            search_queue = _fnum(search_pool.get("queue"))
+            search_rejected = _fnum(search_pool.get("rejected"))
         for pool_name in _WRITE_POOLS:
             pool = pools.get(pool_name)
             if pool is not None:
                 if type(pool) is not dict:
                     raise _Unusual
-                write_pool = pool
+                write_queue = _fnum(pool.get("queue"))
+                write_rejected = _fnum(pool.get("rejected"))
                 break
-    search = _sub(indices, "search")
+
+    indices = get("indices")
+    if indices is not None:
+        if type(indices) is not dict:
+            raise _Unusual
+        search = indices.get("search")
+        if search is not None:
+            if type(search) is not dict:
+                raise _Unusual
+            query_total = _fnum(search.get("query_total"))
+            query_time_ms = _fnum(search.get("query_time_in_millis"))
+        index_total = _fnum(_sub(indices.get("indexing"), "index_total"))
 
     sample: NodeSample = _new_sample(NodeSample)
     # A frozen dataclass filled without its generated __init__ (object.__setattr__ per field
@@ -374,14 +418,14 @@ def _parse_node_fast(
         heap=heap,
         disk=disk,
         load1=load1,
-        search_queue=_fnum(_sub(search_pool, "queue")),
-        write_queue=_fnum(_sub(write_pool, "queue")),
-        query_total=_fnum(_sub(search, "query_total")),
-        query_time_ms=_fnum(_sub(search, "query_time_in_millis")),
-        index_total=_fnum(_sub(_sub(indices, "indexing"), "index_total")),
-        search_rejected=_fnum(_sub(search_pool, "rejected")),
-        write_rejected=_fnum(_sub(write_pool, "rejected")),
-        uptime_ms=_fnum(_sub(jvm, "uptime_in_millis")),
+        search_queue=search_queue,
+        write_queue=write_queue,
+        query_total=query_total,
+        query_time_ms=query_time_ms,
+        index_total=index_total,
+        search_rejected=search_rejected,
+        write_rejected=write_rejected,
+        uptime_ms=uptime_ms,
     )
     return sample
 
