@@ -127,42 +127,70 @@ class LoadModel:
         self.nodes.pop(node_id, None)
 
     def advance(self, dt: float, workload: Workload, shares: Mapping[str, float]) -> None:
-        """Integrate ``dt`` seconds of ``workload`` spread by ``shares`` (fractions summing ≤ 1)."""
+        """Integrate ``dt`` seconds of ``workload`` spread by ``shares`` (fractions summing ≤ 1).
+
+        Everything that depends only on a node's share (demand, utilisation, latency factors)
+        is computed once per distinct share and shared by the nodes that have it — in a
+        balanced cluster a handful of values for hundreds of nodes; an empty queue whose
+        demand fits the capacity takes a fast path with the same arithmetic result.
+        """
         if dt <= 0:
             return
         cap = self.capacity
         a1 = 1.0 - math.exp(-dt / 60.0)
         a5 = 1.0 - math.exp(-dt / 300.0)
         a15 = 1.0 - math.exp(-dt / 900.0)
+        s_cap = cap.search_per_s * dt
+        w_cap = cap.index_per_s * dt
+        per_share: dict[float, tuple[float, ...]] = {}
         for node_id, st in self.nodes.items():
             share = shares.get(node_id, 0.0)
-            s_demand = workload.search_per_s * share
-            w_demand = workload.index_per_s * share
+            g = per_share.get(share)
+            if g is None:
+                s_demand = workload.search_per_s * share
+                w_demand = workload.index_per_s * share
+                us = s_demand / cap.search_per_s
+                uw = w_demand / cap.index_per_s
+                g = (
+                    s_demand,
+                    w_demand,
+                    us,
+                    uw,
+                    cap.processors * min(us + uw, 1.5),  # target load
+                    4.0 / (1.0 - min(us, 0.95)),  # search latency factor (ms)
+                    0.08 / (1.0 - min(uw, 0.95)),  # indexing latency factor (ms)
+                    dt * (0.05 + 0.5 * min(us + uw, 1.5)),  # young GCs
+                    s_demand * dt,  # search arrivals
+                    w_demand * dt,  # write arrivals
+                )
+                per_share[share] = g
+            s_demand, w_demand, us, uw, target, lat_s, lat_w, gc, s_arr, w_arr = g
             st.search_share = s_demand
             st.index_share = w_demand
-            us = s_demand / cap.search_per_s
-            uw = w_demand / cap.index_per_s
             st.us, st.uw = us, uw
-            target = cap.processors * min(us + uw, 1.5)
             st.load1 += (target - st.load1) * a1
             st.load5 += (target - st.load5) * a5
             st.load15 += (target - st.load15) * a15
-            s_served, s_rej = _queue_step(st, "search", s_demand, cap.search_per_s, dt)
-            w_served, w_rej = _queue_step(st, "write", w_demand, cap.index_per_s, dt)
+            if st.search_queue == 0.0 and s_arr <= s_cap:
+                s_served, s_rej = s_arr, 0.0
+            else:
+                s_served, s_rej = _queue_step(st, "search", s_demand, cap.search_per_s, dt)
+            if st.write_queue == 0.0 and w_arr <= w_cap:
+                w_served, w_rej = w_arr, 0.0
+            else:
+                w_served, w_rej = _queue_step(st, "write", w_demand, cap.index_per_s, dt)
             st.search_rejected += s_rej
             st.write_rejected += w_rej
             st.search_completed += s_served
             st.write_completed += w_served / 100.0  # bulk requests of ~100 docs
-            u_s = min(us, 0.95)
             wait_ms = st.search_queue / cap.search_per_s * 1000.0
             st.query_total += s_served
-            st.query_time_ms += s_served * (4.0 / (1.0 - u_s) + wait_ms)
+            st.query_time_ms += s_served * (lat_s + wait_ms)
             st.fetch_total += s_served * 0.8
             st.fetch_time_ms += s_served * 0.8 * 1.5
-            u_w = min(uw, 0.95)
             st.index_total += w_served
-            st.index_time_ms += w_served * (0.08 / (1.0 - u_w))
-            st.gc_young += dt * (0.05 + 0.5 * min(us + uw, 1.5))
+            st.index_time_ms += w_served * lat_w
+            st.gc_young += gc
 
 
 def _queue_step(

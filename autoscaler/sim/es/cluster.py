@@ -328,7 +328,9 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
         for c in node.incoming_relocs:
             if c.recovery is not None:
                 store += int(c.recovery.done)
-        rs = sum(1 for r in self._recoveries if r.from_node == node.name)
+        # the allocator's per-node counters already aggregate the recoveries (one pass per
+        # change, shared by every node) instead of rescanning them for each node
+        rs = node.outgoing
         rt = node.incoming
         return NodeFacts(
             id=node.id,
