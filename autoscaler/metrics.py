@@ -105,6 +105,23 @@ class Metrics:
             "Alerts remembered (firing, resolved or expired, not yet pruned).",
             registry=r,
         )
+        self.target_unavailable = Gauge(
+            "esas_target_unavailable",
+            "1 when the last read of a policy's target size failed (see /api/v1/policies).",
+            ["policy"],
+            registry=r,
+        )
+        self.http_connections_refused = Counter(
+            "esas_http_connections_refused_total",
+            "Connections answered 503 and closed because the connection limit was reached.",
+            registry=r,
+        )
+        self.http_timeouts = Counter(
+            "esas_http_timeouts_total",
+            "Connections closed (head) or requests answered 408 (body) for being too slow.",
+            ["phase"],
+            registry=r,
+        )
         self.replicas_current = Gauge(
             "esas_replicas_current",
             "Current replicas of a policy's target.",

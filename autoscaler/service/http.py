@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from autoscaler.service.limits import track_requests
 from autoscaler.service.runtime import Runtime, decision_view
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -168,7 +169,7 @@ def build_app(
     control_auth: Callable[[str | None], bool] | None = None,
 ) -> web.Application:
     """The aiohttp application; ``webhook`` is mounted at ``/webhook/alertmanager``."""
-    app = web.Application(client_max_size=1 << 20)
+    app = web.Application(client_max_size=1 << 20, middlewares=[track_requests])
     app[RUNTIME] = runtime
     app[READY] = ready
     app.router.add_get("/healthz", healthz)

@@ -223,6 +223,7 @@ class Runtime:
         if rt is None:
             return
         rt.replicas, rt.replicas_error = replicas, error
+        self._gauge(self.metrics.target_unavailable, name).set(1 if error else 0)
         if replicas is not None:
             self._gauge(self.metrics.replicas_current, name).set(replicas)
 

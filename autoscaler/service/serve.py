@@ -43,15 +43,22 @@ from autoscaler.policyfiles import (
     snapshot,
 )
 from autoscaler.service.http import build_app
+from autoscaler.service.limits import GuardedSite, HttpLimits, make_runner, quiet_accept_errors
 from autoscaler.service.logs import fields
 from autoscaler.service.runtime import Runtime
 from autoscaler.settings import Settings
 from autoscaler.signals.poller import Poller, PollResult, TierSubscription
 from autoscaler.signals.webhook import WebhookAuth, webhook_handler
 from autoscaler.targets.base import Target, TargetUnavailable
-from autoscaler.targets.statefulset import StatefulSetTarget, make_api_client
+from autoscaler.targets.statefulset import REQUEST_TIMEOUT, StatefulSetTarget, make_api_client
 
 log = logging.getLogger("autoscaler.service")
+
+
+def target_read_timeout(policy: Policy) -> float:
+    """How long one read of a policy's target size may take: within its poll interval."""
+    return max(1.0, min(REQUEST_TIMEOUT, 0.8 * policy.elasticsearch.pollInterval))
+
 
 EVAL_TICK = 0.05
 """Seconds between two evaluation passes triggered by webhooks while they keep coming."""
@@ -102,6 +109,7 @@ class Service:
         self._eval_pending = False
         self._last_eval = float("-inf")
         self.address: tuple[str, int] | None = None
+        self.http_limits = HttpLimits()
 
     # -- policies -----------------------------------------------------------------------------
 
@@ -314,10 +322,21 @@ class Service:
             if rt is None:
                 continue
             if reader is not None:
+                # bounded whatever the target does: a hung API must show, not freeze the
+                # policy (issue 9 item 2); the read's own timeout usually answers first
+                bound = target_read_timeout(rt.policy)
                 try:
-                    self.runtime.set_replicas(name, await reader.current_replicas())
+                    async with asyncio.timeout(bound):
+                        replicas = await reader.current_replicas()
+                    self.runtime.set_replicas(name, replicas)
                 except TargetUnavailable as e:
                     self.runtime.set_replicas(name, None, error=str(e))
+                except TimeoutError:
+                    error = f"kubernetes API did not answer within {bound:g}s"
+                    self.runtime.set_replicas(name, None, error=error)
+                except Exception as e:  # anything else a client lets escape
+                    error = f"reading the target failed: {type(e).__name__}: {e}"
+                    self.runtime.set_replicas(name, None, error=error)
             elif rt.policy.target is None or rt.policy.target.ansible is not None:
                 # VM clusters: the tier's size is the number of its nodes Elasticsearch sees.
                 tier = result.tiers.get(name)
@@ -381,6 +400,7 @@ class Service:
             max_bytes=self.settings.webhook_max_bytes,
             on_payload=self.on_webhook,
             metrics=self.metrics,
+            read_timeout=self.http_limits.body_timeout,
         )
         app = build_app(
             runtime=self.runtime,
@@ -388,11 +408,16 @@ class Service:
             webhook=handler,
             control_auth=lambda header: self.auth.check(authorization=header),
         )
-        self._runner = web.AppRunner(
-            app, access_log=None, shutdown_timeout=5.0, auto_decompress=False
-        )
+        self._runner = make_runner(app, limits=self.http_limits)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        quiet_accept_errors()
+        site = GuardedSite(
+            self._runner,
+            self.settings.host,
+            self.settings.port,
+            limits=self.http_limits,
+            metrics=self.metrics,
+        )
         await site.start()
         server = site._server
         assert server is not None

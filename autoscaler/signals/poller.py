@@ -230,6 +230,9 @@ class Poller:
         finally:
             for task in (stats_task, health_task):
                 task.cancel()
+            # Wait for the cancelled one and take its outcome: nothing keeps running into the
+            # next poll, and no exception is left for asyncio to log as "never retrieved".
+            await asyncio.gather(stats_task, health_task, return_exceptions=True)
         samples = parse_node_stats(body)
         # One selection and aggregation per distinct tier, shared by the policies sizing it.
         readings = read_tiers(samples, self._previous, self._tier_keys)

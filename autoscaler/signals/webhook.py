@@ -282,7 +282,9 @@ def _check_content_type(request: web.Request) -> None:
         )
 
 
-async def _read_bounded(request: web.Request, *, max_bytes: int) -> bytes:
+async def _read_bounded(
+    request: web.Request, *, max_bytes: int, seconds: float | None = None
+) -> bytes:
     too_large = _Reject(
         413,
         "too_large",
@@ -294,12 +296,20 @@ async def _read_bounded(request: web.Request, *, max_bytes: int) -> bytes:
         raise too_large
     buf = bytearray()
     try:
-        while chunk := await request.content.readany():
-            if len(buf) + len(chunk) > max_bytes:
-                raise too_large
-            buf += chunk
+        async with asyncio.timeout(seconds):
+            while chunk := await request.content.readany():
+                if len(buf) + len(chunk) > max_bytes:
+                    raise too_large
+                buf += chunk
     except _Reject:
         raise
+    except TimeoutError:
+        raise _Reject(
+            408,
+            "timeout",
+            f"request body not received within {seconds:g}s",
+            close=True,  # the rest of the body may still be on its way: do not reuse
+        ) from None
     except Exception as e:  # aiohttp payload errors: bad chunked encoding, truncated body
         raise _Reject(400, "body", "request body could not be read", close=True) from e
     return bytes(buf)
@@ -311,11 +321,13 @@ def webhook_handler(
     max_bytes: int,
     on_payload: Callable[[WebhookPayload], Awaitable[None]],
     metrics: Metrics,
+    read_timeout: float | None = None,
 ) -> WebhookHandler:
     """The aiohttp handler for ``POST /webhook/alertmanager``; mount it for every method.
 
     Checks, in order: method (405), credentials (401), content type (415), size (413,
-    before and while reading), JSON (400), schema (400) and version (422). Then awaits
+    before and while reading; 408 if the body takes longer than ``read_timeout`` seconds),
+    JSON (400), schema (400) and version (422). Then awaits
     ``on_payload(payload)``: 200 ``{"status": "ok", "alerts": N}`` once it returned, 503 if
     it raised. Every answer is counted in ``metrics.webhook_requests{code, reason}``.
     """
@@ -373,7 +385,7 @@ def webhook_handler(
             if not auth.check(authorization=request.headers.get(hdrs.AUTHORIZATION)):
                 raise _Reject(401, "auth", "missing or invalid credentials")
             _check_content_type(request)
-            body = await _read_bounded(request, max_bytes=max_bytes)
+            body = await _read_bounded(request, max_bytes=max_bytes, seconds=read_timeout)
             try:
                 if len(body) > _OFFLOAD_BYTES:
                     payload = await asyncio.to_thread(_decode, body)

@@ -67,22 +67,44 @@ async def make_api_client(
     return client.ApiClient(configuration=cfg)
 
 
+REQUEST_TIMEOUT = 10.0
+"""Seconds any one Kubernetes API call may take. kubernetes-asyncio's default is no timeout at
+all (``rest.py``: ``aiohttp.ClientTimeout()`` unless ``_request_timeout`` is given), so a hung
+API server would hang the caller forever (issue 9 item 2)."""
+
+
 class StatefulSetReplicas:
     """Reads a StatefulSet's replicas from its scale subresource."""
 
-    def __init__(self, api: client.ApiClient, *, namespace: str, name: str) -> None:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        namespace: str,
+        name: str,
+        request_timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
         self._apps = client.AppsV1Api(api)
         self.namespace, self.name = namespace, name
+        self.request_timeout = request_timeout
 
     async def current_replicas(self) -> int:
         try:
-            scale = await self._apps.read_namespaced_stateful_set_scale(self.name, self.namespace)
+            scale = await self._apps.read_namespaced_stateful_set_scale(
+                self.name, self.namespace, _request_timeout=self.request_timeout
+            )
         except ApiException as e:
             raise TargetUnavailable(
                 f"statefulset {self.namespace}/{self.name}: HTTP {e.status} {e.reason}"
             ) from None
-        except (OSError, TimeoutError) as e:
-            raise TargetUnavailable(f"kubernetes API unreachable: {e}") from None
+        except TimeoutError:
+            raise TargetUnavailable(
+                f"kubernetes API did not answer within {self.request_timeout:g}s"
+            ) from None
+        except (OSError, aiohttp.ClientError) as e:  # refused, reset, ServerDisconnectedError
+            raise TargetUnavailable(
+                f"kubernetes API unreachable: {type(e).__name__}: {e}"
+            ) from None
         return int(scale.spec.replicas or 0)
 
 
