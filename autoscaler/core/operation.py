@@ -89,6 +89,9 @@ class Operation:
     """Members leaving (scale-down or rollback): the highest ordinals."""
     joining: tuple[str, ...] = ()
     """Members a scale-up adds (their ES nodes must join and hold shards)."""
+    known_before: tuple[str, ...] | None = None
+    """Tier node names before a scale-up of a target whose members Elasticsearch names (VMs):
+    the joining nodes are learnt as tier nodes not in this set, never guessed."""
     excluded: tuple[str, ...] | None = None
     """Names *we* added to ``exclude._name`` (None until planned; the user's are never here)."""
     voting_excluded: tuple[str, ...] | None = None
@@ -122,6 +125,7 @@ class Operation:
             {
                 "phaseStartedAt": self.phase_started_at,
                 "joining": list(self.joining),
+                "knownBefore": None if self.known_before is None else list(self.known_before),
                 "excluded": None if self.excluded is None else list(self.excluded),
                 "votingExcluded": (
                     None if self.voting_excluded is None else list(self.voting_excluded)
@@ -182,6 +186,7 @@ class Operation:
             state=state,
             victims=names("victims") or (),
             joining=names("joining") or (),
+            known_before=names("knownBefore"),
             excluded=names("excluded"),
             voting_excluded=names("votingExcluded"),
             rollback=bool(d.get("rollback", False)),

@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from autoscaler.core.operation import (
@@ -38,9 +39,11 @@ from autoscaler.core.operation import (
 )
 from autoscaler.core.policy import Policy
 from autoscaler.core.preflight import scale_down_preflight
-from autoscaler.elastic.admin import EsAdmin, preflight_input
+from autoscaler.elastic.admin import EsAdmin, EsNode, preflight_input
 from autoscaler.metrics import Metrics
 from autoscaler.operations.store import Store, StoredState, StoreError
+from autoscaler.signals.nodes import role_matches
+from autoscaler.targets.ansible import NodeGroup
 from autoscaler.targets.base import Target, TargetRefused
 
 log = logging.getLogger("autoscaler.operations")
@@ -57,7 +60,27 @@ def target_key(policy: Policy) -> str | None:
     t = policy.target
     if t is not None and t.statefulSet is not None:
         return f"statefulset/{t.statefulSet.namespace}/{t.statefulSet.name}"
+    if t is not None and t.ansible is not None:
+        return f"ansible/{policy.name}"  # the same as AnsibleTarget.key
     return None
+
+
+def tier_names(nodes: Iterable[EsNode], policy: Policy) -> tuple[str, ...]:
+    """Names of the nodes of ``policy``'s tier among ``nodes`` (roles and ``namePattern`` as
+    the poller selects them, ``signals.nodes.select_tier``), sorted."""
+    rx = re.compile(policy.nodes.namePattern) if policy.nodes.namePattern else None
+    return tuple(
+        sorted(
+            n.name
+            for n in nodes
+            if any(role_matches(r, frozenset(n.roles)) for r in policy.nodes.roles)
+            and (rx is None or rx.search(n.name))
+        )
+    )
+
+
+class LostLeadership(Exception):
+    """This replica may no longer act (leader election): stop before the next side effect."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +113,12 @@ class Runner:
         bind: Binder,
         poll_interval: float = 0.5,
         failure_backoff: float = 60.0,
+        may_act: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
+        #: checked right before every side effect (store write, scale, exclusion, playbook):
+        #: with leader election, ``LeaderElector.is_leader``; False stops driving at once
+        self.may_act = may_act or (lambda: True)
         self.clock = clock
         self.metrics = metrics
         self.bind = bind
@@ -168,6 +195,17 @@ class Runner:
             health_before: str | None = None
             with contextlib.suppress(Exception):
                 health_before = (await binding.admin.health(timeout=0)).status
+            known_before: tuple[str, ...] | None = None
+            if isinstance(binding.target, NodeGroup):
+                # VMs: names come from Elasticsearch (never guessed from ordinals)
+                nodes = await binding.admin.nodes()
+                tier = tier_names(nodes, binding.policy)
+                if to_replicas > from_replicas:
+                    known_before = tier
+                else:
+                    members = binding.target.choose_victims(
+                        nodes, tier=tier, count=from_replicas - to_replicas
+                    )
             tr = start(
                 op_id=f"{policy}-{int(now)}-{secrets.token_hex(3)}",
                 policy=policy,
@@ -178,6 +216,10 @@ class Runner:
                 now=now,
                 health_before=health_before,
             )
+            if known_before is not None:
+                tr = Transition(replace(tr.op, known_before=known_before), tr.announce)
+            if not self.may_act():
+                return None
             await self._commit(tr, binding)
         finally:
             self._starting.discard(key)
@@ -197,7 +239,22 @@ class Runner:
     # -- driving ----------------------------------------------------------------------------
 
     async def _drive(self, op: Operation) -> None:
+        try:
+            await self._drive_until_done(op)
+        except LostLeadership:
+            log.warning(
+                "operation_paused_not_leader",
+                extra=_fields(id=op.id, policy=op.policy, detail="stored; the leader resumes it"),
+            )
+
+    def _guard(self) -> None:
+        """Raise ``LostLeadership`` unless this replica may act right now."""
+        if not self.may_act():
+            raise LostLeadership()
+
+    async def _drive_until_done(self, op: Operation) -> None:
         while op.running:
+            self._guard()
             binding = await self.bind(op.policy)
             if binding is None:
                 # the policy is gone or its clients are not ready: keep the operation
@@ -207,7 +264,7 @@ class Runner:
             self._phase_metric(op)
             try:
                 result = await self._run_phase(op, binding)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, LostLeadership):
                 raise
             except Exception as e:  # a bug or an unexpected answer: fail the phase, safely
                 log.exception("operation_phase_error", extra=_fields(id=op.id, phase=op.phase))
@@ -224,6 +281,7 @@ class Runner:
     async def _persist(self, op: Operation) -> None:
         """Write ``op`` to the store; retry until it lands (no side effect before it does)."""
         while True:
+            self._guard()
             try:
                 self.state = await self.store.update(lambda s: s.with_operation(op))
                 return
@@ -318,7 +376,7 @@ class Runner:
         while True:
             try:
                 return await fn()
-            except (asyncio.CancelledError, TargetRefused):
+            except (asyncio.CancelledError, TargetRefused, LostLeadership):
                 raise
             except Exception as e:
                 if self.clock() >= until:
@@ -349,7 +407,7 @@ class Runner:
                 if done is not None:
                     return Outcome("done", done)
                 last_error = ""
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, LostLeadership):
                 raise
             except Exception as e:
                 last_error = f" (last error: {str(e)[:200]})"
@@ -390,7 +448,11 @@ class Runner:
         return Outcome("done", f"preflight passed; victims {', '.join(op.victims)}")
 
     async def _scaling(self, op: Operation, b: Binding) -> Outcome:
+        if isinstance(b.target, NodeGroup):
+            return await self._run_playbook(op, b, b.target)
+
         async def write() -> None:
+            self._guard()
             await b.target.scale(op.writes)
 
         try:
@@ -401,7 +463,72 @@ class Runner:
             return out
         return Outcome("done", f"replicas set to {op.writes}")
 
+    async def _run_playbook(self, op: Operation, b: Binding, group: NodeGroup) -> Outcome:
+        """VMs: the scale-up or scale-down playbook. A resumed phase checks Elasticsearch
+        first and runs the playbook again only if its work is not visible there (the new
+        nodes joined / the victims left), so a crash mid-run is not blindly repeated."""
+        leaving = op.direction == "down" or op.rollback
+        nodes = await self._retry(op, b, "reading nodes", b.admin.nodes)
+        if isinstance(nodes, Outcome):
+            return nodes
+        names = {n.name for n in nodes}
+        try:
+            if leaving:
+                present = [v for v in op.victims if v in names]
+                if not present:
+                    gone = ", ".join(op.victims) or "no node"
+                    return Outcome(
+                        "done", f"{gone} not in the cluster; scale-down playbook not run"
+                    )
+                current = op.to_replicas if op.rollback else op.from_replicas
+                self._guard()
+                await group.decommission(
+                    op.victims, current=current, desired=op.writes, run_id=op.id
+                )
+                return Outcome("done", f"scale-down playbook ran for {', '.join(op.victims)}")
+            known = set(op.known_before or ())
+            new = [n for n in tier_names(nodes, b.policy) if n not in known]
+            if len(new) >= op.to_replicas - op.from_replicas:
+                return Outcome("done", f"{', '.join(new)} already joined; playbook not run")
+            self._guard()
+            await group.provision(current=op.from_replicas, desired=op.to_replicas, run_id=op.id)
+            return Outcome("done", "scale-up playbook succeeded")
+        except TargetRefused as e:  # PlaybookFailed: the failed task's name and message
+            return Outcome("failed", str(e))
+
+    async def _learn_joining(self, op: Operation, b: Binding) -> Outcome | Operation:
+        """VMs: the joining nodes are the tier nodes that were not there before the scale-up.
+        Each newly seen name is persisted (so a rollback drains exactly the nodes that did
+        appear); done once as many as requested joined."""
+        want = op.to_replicas - op.from_replicas
+        known = set(op.known_before or ())
+        until = self._deadline(op, b)
+        while True:
+            try:
+                new = {n for n in tier_names(await b.admin.nodes(), b.policy) if n not in known}
+                if new - set(op.joining):
+                    return replace(op, joining=tuple(sorted(new | set(op.joining))))
+                if len(op.joining) >= want:
+                    return Outcome("done", f"{', '.join(op.joining)} joined the cluster")
+            except (asyncio.CancelledError, LostLeadership):
+                raise
+            except Exception as e:
+                log.warning(
+                    "operation_retry", extra=_fields(id=op.id, phase=op.phase, error=str(e)[:300])
+                )
+            if self.clock() >= until:
+                seen = ", ".join(op.joining) or "none"
+                return timed_out(
+                    op.phase,
+                    b.policy.safety.joinTimeout,
+                    f"{want - len(op.joining)} of {want} new node(s) did not join (joined: {seen})",
+                )
+            await asyncio.sleep(self.poll_interval)
+
     async def _waiting_for_pods(self, op: Operation, b: Binding) -> Outcome:
+        if isinstance(b.target, NodeGroup):
+            return Outcome("done", "playbook finished; new nodes are learnt from Elasticsearch")
+
         async def check() -> str | None:
             members = await b.target.members(op.joining)
             if len(members) == len(op.joining) and all(members.values()):
@@ -410,7 +537,10 @@ class Runner:
 
         return await self._wait(op, b, check, what=f"{', '.join(op.joining)} not ready")
 
-    async def _waiting_for_join(self, op: Operation, b: Binding) -> Outcome:
+    async def _waiting_for_join(self, op: Operation, b: Binding) -> Outcome | Operation:
+        if isinstance(b.target, NodeGroup):
+            return await self._learn_joining(op, b)
+
         async def check() -> str | None:
             names = {n.name for n in await b.admin.nodes()}
             if set(op.joining) <= names:
@@ -455,6 +585,7 @@ class Runner:
             return await self._retry(op, b, "reading exclusions", plan)
 
         async def perform() -> None:
+            self._guard()
             if op.voting_excluded:
                 await b.admin.add_voting_exclusions(op.voting_excluded)
             if op.excluded:
@@ -497,6 +628,7 @@ class Runner:
 
     async def _cleaning_up(self, op: Operation, b: Binding) -> Outcome:
         async def undo() -> None:
+            self._guard()
             if op.excluded:
                 await b.admin.unexclude(op.excluded)
             if op.voting_excluded:
