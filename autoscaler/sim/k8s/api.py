@@ -290,9 +290,10 @@ def add_k8s_routes(
         log = request_log
 
         async def requests(request: web.Request) -> web.Response:
-            if request.method == "DELETE":
+            entries = log.entries()
+            if request.method == "DELETE":  # answer with what was cleared (as on the ES port)
                 log.clear()
-            return web.json_response({"requests": log.entries()})
+            return web.json_response({"requests": entries})
 
         app.router.add_route("GET", "/_sim/requests", requests)
         app.router.add_route("DELETE", "/_sim/requests", requests)

@@ -64,6 +64,7 @@ from autoscaler.sim.k8s.types import (
     Obj,
     PatchType,
     ResourceType,
+    iter_resource_types,
 )
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -99,7 +100,12 @@ class ApiStore:
         self._rng = Random(seed)
         self._rv = 1000
         self._stores: dict[str, ObjectStore] = {}
-        self._history: dict[str, ResourceHistory] = {}
+        # one watch cache per resource from the start (the apiserver fills its caches when it
+        # starts): a watch from any later list's resourceVersion can resume
+        self._history: dict[str, ResourceHistory] = {
+            STORE_OF.get(rt, rt).resource: ResourceHistory(created_rv=self._rv)
+            for rt in iter_resource_types()
+        }
         self._compactor = Compactor(now=clock.time(), rv=self._rv)
         for ns in ("default", "kube-system"):
             self.ensure_namespace(ns)

@@ -216,3 +216,12 @@ def test_list_pages_cover_every_item_once_and_a_token_older_than_compaction_expi
     assert err.value.code == 410
     assert err.value.message.startswith("The provided continue parameter is too old")
     assert err.value.to_status()["metadata"]["continue"]  # the inconsistent-continue token
+
+
+def test_a_watch_from_a_list_taken_before_the_first_write_of_a_kind_resumes() -> None:
+    model, clock = make(replicas=1)
+    _, rv = model.list(CONFIGMAPS, NS)  # nothing of this kind written yet
+    clock.advance(5)
+    model.create(CONFIGMAPS, NS, {"metadata": {"name": "first"}})
+    events = model.history(CONFIGMAPS).since(int(rv), clock.time())
+    assert [(e.type, e.object["metadata"]["name"]) for e in events] == [("ADDED", "first")]
