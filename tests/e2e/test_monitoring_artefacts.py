@@ -21,7 +21,17 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from _e2e_kit import PROMETHEUS, Process, free_port, http_ok, require_binary, wait_until
+from _e2e_kit import PROMETHEUS, Process, require_binary, wait_until
+from _monitoring_kit import (
+    ALERTMANAGER_CONFIG,
+    DASHBOARD,
+    RULES,
+    alertmanager_config_for_test,
+    host_port,
+    prometheus_config,
+    rules_for_test,
+    start_prometheus,
+)
 from service_kit import TOKEN, start_service
 
 from autoscaler.sim.server import RunningTwin, run_twin
@@ -29,10 +39,6 @@ from autoscaler.sim.server import RunningTwin, run_twin
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).parents[2]
-FILES = REPO / "helm" / "es-autoscaler" / "files"
-RULES = FILES / "prometheus-rules.yaml"
-ALERTMANAGER_CONFIG = FILES / "alertmanager.yaml"
-DASHBOARD = FILES / "dashboard.json"
 RULE_TESTS = Path(__file__).parent / "promtool" / "prometheus-rules.test.yaml"
 SHIPPED_POLICY = REPO / "policies" / "search-alert-driven.yaml"
 PROMTOOL = Path("/usr/bin/promtool")
@@ -217,37 +223,15 @@ async def test_every_dashboard_query_evaluates_in_prometheus_scraping_the_twin_a
                 assert resp.status == 200, await resp.text()
 
             assert twin.exporter_url is not None
-            exporter = twin.exporter_url.removeprefix("http://").removesuffix("/metrics")
-            home = tmp_path / "prometheus"
-            home.mkdir()
-            config = {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "rule_files": [str(RULES)],
-                "scrape_configs": [
-                    {"job_name": "elasticsearch", "static_configs": [{"targets": [exporter]}]},
-                    {
-                        "job_name": "es-autoscaler",
-                        "static_configs": [{"targets": [service_url.removeprefix("http://")]}],
-                    },
-                ],
-            }
-            (home / "prometheus.yml").write_text(json.dumps(config))
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            prom = processes(
-                "prometheus",
-                [
-                    str(PROMETHEUS),
-                    f"--config.file={home / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={home / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                    f"--web.external-url={url}",
-                ],
-                log=home / "prometheus.log",
+            config = prometheus_config(
+                targets={
+                    "elasticsearch": host_port(twin.exporter_url),
+                    "es-autoscaler": host_port(service_url),
+                },
+                rule_files=[RULES],
             )
-            await wait_until(
-                lambda: http_ok(f"{url}/-/ready"), what="Prometheus ready", procs=(prom,)
-            )
+            prom = await start_prometheus(processes, tmp_path / "prometheus", config)
+            url = prom.url
 
             queries = dashboard_queries()
 
@@ -259,7 +243,9 @@ async def test_every_dashboard_query_evaluates_in_prometheus_scraping_the_twin_a
                         with_data.add(title)
                 return with_data >= CORE_PANELS
 
-            await wait_until(core_panels_have_data, what="data in the core panels", procs=(prom,))
+            await wait_until(
+                core_panels_have_data, what="data in the core panels", procs=(prom.process,)
+            )
 
             results = {expr: (title, await query(http, url, expr)) for title, expr in queries}
     finally:
@@ -284,3 +270,73 @@ async def test_every_dashboard_query_evaluates_in_prometheus_scraping_the_twin_a
     rules = [r for g in groups for r in g["rules"]]
     assert {r["name"] for r in rules} == {r["alert"] for r in load_alert_rules()}
     assert all(r["health"] == "ok" for r in rules), [r for r in rules if r["health"] != "ok"]
+
+
+# --- the shipped rules on the twin's exporter -------------------------------------------------
+
+
+def test_the_test_copy_of_the_rules_and_route_still_pass_promtool_and_amtool(
+    tmp_path: Path,
+) -> None:
+    require_binary(PROMTOOL)
+    require_binary(AMTOOL)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(rules_for_test(for_="2s", window="30s"))
+    shipped = {r["alert"]: r for r in load_alert_rules()}
+    short = {r["alert"]: r for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"]}
+    assert short.keys() == shipped.keys()
+    assert {r.get("for") for r in short.values()} <= {"2s", None}
+    assert "[5m]" not in rules.read_text()
+    result = run([str(PROMTOOL), "check", "rules", str(rules)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    am = tmp_path / "alertmanager.yml"
+    token = tmp_path / "token"
+    token.write_text("t\n")
+    am.write_text(
+        alertmanager_config_for_test(webhook_url="http://127.0.0.1:1/hook", credentials_file=token)
+    )
+    result = run([str(AMTOOL), "check-config", str(am)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+async def saturated_twin() -> AsyncIterator[RunningTwin]:
+    async with run_twin(nodes=3, speed=5.0, pod_ready_delay=1.0) as t:
+        t.twin.cluster.set_workload(search_per_s=2000.0, index_per_s=1000.0)
+        yield t
+
+
+async def test_the_shipped_rules_fire_on_the_twins_exporter_metrics_unchanged_under_load(
+    tmp_path: Path,
+    saturated_twin: RunningTwin,
+    processes: Callable[..., Process],
+) -> None:
+    """Rules written for the real exporter work on the twin's: a saturated search tier raises
+    the CPU, latency and rejection alerts for its cluster, with the routing label; the disk
+    alert (54 % used) stays quiet."""
+    require_binary(PROMETHEUS)
+    twin = saturated_twin
+    assert twin.exporter_url is not None
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(rules_for_test(for_="2s", window="30s"))
+    config = prometheus_config(
+        targets={"elasticsearch": host_port(twin.exporter_url)}, rule_files=[rules]
+    )
+    prom = await start_prometheus(processes, tmp_path / "prometheus", config)
+    expected = {"EsHighCpu", "EsSearchLatencyHigh", "EsSearchRejections"}
+    firing: dict[str, dict[str, str]] = {}
+
+    async def all_expected_fire() -> bool:
+        async with aiohttp.ClientSession() as http:
+            got = await query(http, prom.url, 'ALERTS{alertstate="firing"}')
+        firing.clear()
+        for sample in got["data"]["result"]:
+            firing[sample["metric"]["alertname"]] = sample["metric"]
+        return expected <= set(firing)
+
+    await wait_until(all_expected_fire, what=f"{expected} firing", procs=(prom.process,))
+    cluster = twin.twin.cluster.cluster_name
+    for name in expected:
+        assert firing[name]["cluster"] == cluster
+        assert firing[name]["autoscaler"] == "es-autoscaler"
+    assert "EsDiskFilling" not in firing
