@@ -232,8 +232,15 @@ class Twin:
             heap_bytes=self.node_heap_bytes,
             node_id=self._node_id_of(pod),
             ip=(pod.get("status") or {}).get("podIP") or None,
+            started_at=self._container_start(pod),
         )
         self._joined.add(name)
+
+    def _container_start(self, pod: Obj) -> float | None:
+        """JVM start = container start (the ES process is the container's)."""
+        meta = pod["metadata"]
+        state = self.k8s.pod_state(meta.get("namespace", ""), meta["name"])
+        return float(state["started_at"]) if state is not None else None
 
     def _node_id_of(self, pod: Obj) -> str | None:
         """An ES node id lives in its data path, so it belongs to the pod's volume: the same

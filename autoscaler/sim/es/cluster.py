@@ -79,6 +79,7 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
         attributes: Mapping[str, str] | None = None,
         node_id: str | None = None,
         ip: str | None = None,
+        started_at: float | None = None,
     ) -> None:
         """A node joins now. Before the first ``step`` the data set is laid out at once.
 
@@ -86,6 +87,7 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
         from the pod's PersistentVolumeClaim). A name that comes back with an id never seen
         before has an empty data path: copies last held under that name are not on its disk.
         ``ip``: the node's publish address (the twin passes the pod IP).
+        ``started_at``: when the JVM started (the twin passes the container start; default now).
         """
         if name in self._nodes:
             raise ValueError(f"node [{name}] is already in the cluster")
@@ -116,13 +118,13 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
             heap_bytes=heap_bytes,
             ip=ip or f"10.0.{seq // 250}.{seq % 250 + 4}",
             join_seq=seq,
-            joined_at=now,
+            joined_at=now if started_at is None else started_at,
             attributes=attrs,
         )
         self._nodes[name] = node
         self._nodes_by_id[node_id] = node
         self._seen_node_ids.add(node_id)
-        self.load.add(node_id, key=seq + 1, now=now)
+        self.load.add(node_id, key=seq + 1, now=now if started_at is None else started_at)
         # voting exclusions given by name for an absent node pick up the id when it joins
         for ex in self.voting_exclusions:
             if ex["node_name"] == name and ex["node_id"] == "_absent_":

@@ -708,6 +708,7 @@ class K8sModel(ScaleSubresource):
             "restarts": ps.restart_count,
             "never_ready": name in self.never_ready,
             "created_at": ps.created_at,
+            "started_at": ps.started_at,
             "ready_at": ps.ready_at,
             "ip": ps.ip,
             "revision": ps.revision,

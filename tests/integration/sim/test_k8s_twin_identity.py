@@ -83,3 +83,13 @@ def test_a_pod_ip_is_its_es_node_ip_and_a_new_pod_gets_a_new_one() -> None:
     new_ip = twin.k8s.get(PODS, NS, "es-data-1")["status"]["podIP"]
     assert new_ip != pod_ip
     assert twin.cluster.node("es-data-1").ip == new_ip
+
+
+def test_the_jvm_starts_when_the_container_starts_not_when_the_node_joins() -> None:
+    twin = make()
+    twin.k8s.delete(PODS, NS, "es-data-0")
+    twin.advance(60)
+    state = twin.k8s.pod_state(NS, "es-data-0")
+    assert state is not None
+    assert state["ready_at"] > state["started_at"]  # the probe passes after the start
+    assert twin.cluster.node("es-data-0").joined_at == state["started_at"]
