@@ -128,6 +128,7 @@ class Service:
 
     async def reload(self, *, why: str) -> bool:
         """Re-read the policy directory; an invalid set is rejected and the old one stays."""
+        self.auth.refresh()  # SIGHUP also re-reads the webhook credential files
         async with self._reload_lock:
             # in a child process: a large file takes seconds to parse (issue 9 item 4)
             self._mtimes, result = await load_policies_isolated([self.settings.policies])
@@ -160,6 +161,7 @@ class Service:
                 await asyncio.wait_for(self._stopping.wait(), timeout=2.0)
             if self._stopping.is_set():
                 return
+            self.auth.refresh()  # a rotated webhook token Secret (issue 9 item 10)
             now = await asyncio.to_thread(snapshot, [self.settings.policies])
             if now != self._mtimes:
                 await self.reload(why="file_change")
@@ -391,7 +393,25 @@ class Service:
         waiting += [
             f"first poll of {g.poller.name}" for g in self._groups.values() if not g.polled_once
         ]
+        if (
+            not waiting
+            and self._groups
+            and all(self._group_stale(g) for g in self._groups.values())
+        ):
+            # blind: no cluster has fresh data, so do not take traffic (issue 9 item 10)
+            waiting.append("fresh data: every cluster's data is stale")
         return not waiting, waiting
+
+    def _group_stale(self, group: _ClusterGroup) -> bool:
+        """True when no policy polled through this group has a sample within its staleness."""
+        now = self.clock()
+        for sub in group.poller.subscribers:
+            rt = self.runtime.policies.get(sub.policy_name)
+            if rt is None or not rt.observations.polls:
+                continue
+            if now - rt.observations.polls[-1] <= rt.policy.elasticsearch.staleness_limit:
+                return False
+        return True
 
     async def start(self) -> tuple[str, int]:
         """Bind HTTP and start background work. Policies must already be installed."""

@@ -21,6 +21,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -70,7 +71,7 @@ class WebhookAuth:
     request) is only possible when explicitly asked for and no credential is configured.
     """
 
-    __slots__ = ("_basic", "_insecure", "_tokens")
+    __slots__ = ("_basic", "_files", "_insecure", "_sources", "_tokens")
 
     def __init__(
         self,
@@ -91,6 +92,8 @@ class WebhookAuth:
         self._tokens = tuple(_digest(t.encode()) for t in tokens)
         self._basic = tuple(_digest(f"{u}:{p}".encode()) for u, p in basic)
         self._insecure = insecure and not tokens and not basic
+        self._sources: dict[str, Any] | None = None  # set by from_sources: what refresh re-reads
+        self._files: tuple[tuple[str, int, int] | None, ...] = ()
 
     @classmethod
     def from_sources(
@@ -133,7 +136,16 @@ class WebhookAuth:
                     "insecure_no_auth_ignored",
                     extra={"fields": {"detail": "webhook credentials are configured"}},
                 )
-            return cls(tokens=tokens, basic=basic)
+            auth = cls(tokens=tokens, basic=basic)
+            auth._sources = {
+                "token": token,
+                "token_file": token_file,
+                "basic_user": basic_user,
+                "basic_password_file": basic_password_file,
+                "insecure_no_auth": insecure_no_auth,
+            }
+            auth._files = _file_states(token_file, basic_password_file)
+            return auth
         if not insecure_no_auth:
             raise AuthConfigError(
                 "no webhook authentication configured: set a bearer token "
@@ -142,6 +154,29 @@ class WebhookAuth:
                 "unauthenticated webhooks explicitly with ESAS_INSECURE_NO_AUTH=true"
             )
         return cls(insecure=True)
+
+    def refresh(self) -> bool:
+        """Re-read the credential files if they changed (a rotated Kubernetes Secret swaps
+        its ``..data`` symlink: the resolved path, mtime or size changes). True when new
+        credentials are in force. Unreadable or empty new files are logged and the current
+        credentials stay, so a half-written rotation never locks Alertmanager out."""
+        if self._sources is None:
+            return False
+        files = _file_states(self._sources["token_file"], self._sources["basic_password_file"])
+        if files == self._files:
+            return False
+        self._files = files
+        try:
+            new = WebhookAuth.from_sources(**self._sources)
+        except AuthConfigError as e:
+            log.error(
+                "webhook_credentials_reload_failed",
+                extra={"fields": {"error": str(e), "kept": "the previous credentials"}},
+            )
+            return False
+        self._tokens, self._basic, self._insecure = new._tokens, new._basic, new._insecure
+        log.info("webhook_credentials_reloaded", extra={"fields": {"auth": repr(self)}})
+        return True
 
     @property
     def insecure(self) -> bool:
@@ -182,6 +217,17 @@ class WebhookAuth:
         if self._insecure:
             return "WebhookAuth(insecure=True)"
         return f"WebhookAuth(tokens={len(self._tokens)}, basic={len(self._basic)})"
+
+
+def _file_states(*paths: Path | None) -> tuple[tuple[str, int, int] | None, ...]:
+    out: list[tuple[str, int, int] | None] = []
+    for p in paths:
+        try:
+            st = p.stat() if p is not None else None
+            out.append((os.path.realpath(p), st.st_mtime_ns, st.st_size) if p and st else None)
+        except OSError:
+            out.append(None)
+    return tuple(out)
 
 
 def _decode_basic(raw: bytes) -> bytes:
