@@ -26,6 +26,7 @@ from autoscaler.sim.k8s.errors import (
     resource_not_served,
     unsupported_media_type,
 )
+from autoscaler.sim.k8s.fields import prune_unknown
 from autoscaler.sim.k8s.history import expired
 from autoscaler.sim.k8s.model import K8sModel
 from autoscaler.sim.k8s.openapi import v2_document, v3_for_path, v3_root
@@ -145,14 +146,16 @@ class K8sApi:
         dry_run = request.query.get("dryRun") == "All"
         if verb == "create":
             body, _ = await read_body(request, rt, patch=False)
+            body, warnings = validate_fields(request, rt, body)
             created = self.model.create(rt, info.namespace, body, dry_run=dry_run)
-            return json_response(created, status=201)
+            return with_warnings(json_response(created, status=201), warnings)
         if verb == "update":
             body, _ = await read_body(request, rt, patch=False)
+            body, warnings = validate_fields(request, rt, body)
             obj, was_created = self.model.replace(
                 rt, info.namespace, info.name, body, dry_run=dry_run
             )
-            return json_response(obj, status=201 if was_created else 200)
+            return with_warnings(json_response(obj, status=201 if was_created else 200), warnings)
         if verb == "patch":
             body, ctype = await read_body(request, rt, patch=True)
             obj, was_created = self.model.patch(
@@ -259,6 +262,26 @@ class K8sApi:
                 )
             )
         raise method_not_allowed()
+
+
+def validate_fields(request: web.Request, rt: ResourceType, body: Any) -> tuple[Any, list[str]]:
+    """``fieldValidation`` (default Warn): drop undeclared fields; 400 with Strict, warnings
+    with Warn (``fields.py``)."""
+    pruned, unknown = prune_unknown(rt, body)
+    if not unknown:
+        return body, []
+    directive = request.query.get("fieldValidation", "Warn")
+    if directive == "Strict":
+        raise decode_error(rt, "strict decoding error: " + ", ".join(unknown))
+    return pruned, unknown if directive != "Ignore" else []
+
+
+def with_warnings(response: web.Response, warnings: Sequence[str]) -> web.Response:
+    """``Warning: 299 - "<text>"`` per warning (``pkg/endpoints/warning``)."""
+    for text in warnings:
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{escaped}"')
+    return response
 
 
 def openapi_response(request: web.Request) -> web.Response | None:

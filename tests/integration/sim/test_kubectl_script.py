@@ -183,3 +183,21 @@ async def test_kubectl_session_get_describe_scale_patch_rollout_apply_pvc_watch(
         "get", "pods", "-w", *NS,
     )  # fmt: skip
     assert seen.split("\n")[0].split()[:3] == ["NAME", "READY", "STATUS"]
+
+
+async def test_kubectl_create_with_an_unknown_field_fails_like_a_real_server(
+    kubectl: Path, running: RunningTwin, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "typo.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\n  namespace: elastic\n"
+        "dat:\n  a: '1'\n"
+    )
+    proc = await _start(kubectl, running, "create", "-f", str(manifest))
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 1
+    assert err.decode().strip() == (
+        f'Error from server (BadRequest): error when creating "{manifest}": ConfigMap in '
+        'version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field '
+        '"dat"'
+    )
