@@ -137,6 +137,9 @@ async def test_without_quorum_master_routed_apis_answer_503_but_node_stats_still
                 await call()
             assert err.value.meta.status == 503, call
             assert err.value.body["error"]["type"] == "master_not_discovered_exception"
+        # local=true health answers from the node's own state: red under the no-master block
+        local = await es.cluster.health(local=True)
+        assert local["status"] == "red"
         # TransportNodesAction answers from the local node's view, without a master
         stats = await es.nodes.stats(metric="os")
         assert [n["name"] for n in stats["nodes"].values()] == ["es-0"]

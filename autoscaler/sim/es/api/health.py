@@ -72,6 +72,10 @@ class HealthApi(EsApiBase):
         cl = self.cluster
         h = cl.health(found)
         status = "red" if missing else h["status"]
+        if cl.master() is None:
+            # local=true without a master: the NO_MASTER_BLOCK is a 503 global block, which
+            # ClusterStateHealth reports as RED whatever the shards
+            status = "red"
         vt = cl.version_tuple[:2]
         body: dict[str, Any] = {
             "cluster_name": cl.cluster_name,
