@@ -186,3 +186,21 @@ async def test_date_headers_come_from_the_sim_clock(plain: RunningTwin) -> None:
         async with http.get(f"{plain.es_url}/") as resp:
             es_date = parsedate_to_datetime(resp.headers["Date"]).timestamp()
     assert k8s_date == es_date == 1_767_225_600.0 + 3600
+
+
+async def test_an_unknown_field_is_dropped_with_a_warning_unless_strict(plain: RunningTwin) -> None:
+    url = f"{plain.k8s_url}/api/v1/namespaces/elastic/configmaps"
+    body = {"metadata": {"name": "cm"}, "data": {"a": "1"}, "extra": True}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json=body) as resp:
+            assert resp.status == 201
+            assert resp.headers.getall("Warning") == ['299 - "unknown field \\"extra\\""']
+            assert "extra" not in await resp.json()
+        strict = {**body, "metadata": {"name": "cm2"}}
+        async with http.post(url, json=strict, params={"fieldValidation": "Strict"}) as resp:
+            status = await resp.json()
+    assert (status["code"], status["reason"]) == (400, "BadRequest")
+    assert status["message"] == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: '
+        'unknown field "extra"'
+    )
