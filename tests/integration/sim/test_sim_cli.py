@@ -72,8 +72,9 @@ def test_sim_prints_one_json_line_serves_and_stops_cleanly_on_signal(
     [
         (["--indices", "nonsense"], "index spec"),
         (["--workload", "lots"], "--workload must be SEARCH,INDEX"),
+        (["--vm-nodes", "-1"], "--vm-nodes must be >= 0"),
     ],
-    ids=["indices", "workload"],
+    ids=["indices", "workload", "vm-nodes"],
 )
 def test_sim_with_a_malformed_option_exits_2_saying_which(args: list[str], message: str) -> None:
     result = subprocess.run(
@@ -101,3 +102,29 @@ def test_sim_workload_flag_sets_the_initial_workload(tmp_path: Path) -> None:
             proc.kill()
             proc.communicate()
     assert state["elasticsearch"]["workload"] == {"search_per_s": 150.0, "index_per_s": 2500.0}
+
+
+def test_sim_vm_nodes_flag_starts_a_vm_only_cluster_without_statefulset(tmp_path: Path) -> None:
+    proc = start(tmp_path, "--vm-nodes", "2")
+    try:
+        endpoints = json.loads(first_line(proc))
+        es = endpoints["elasticsearch"]
+        with urllib.request.urlopen(f"{es}/_cat/nodes?format=json&h=name", timeout=10) as r:
+            names = sorted(row["name"] for row in json.load(r))
+        with urllib.request.urlopen(f"{es}/_sim/nodes", timeout=10) as r:
+            vms = json.load(r)["nodes"]
+        with urllib.request.urlopen(f"{es}/_sim/state", timeout=10) as r:
+            state = json.load(r)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert endpoints["vm_nodes"] == "es-vm-0,es-vm-1"
+    assert names == ["es-vm-0", "es-vm-1"]
+    assert [(vm["name"], vm["state"]) for vm in vms] == [
+        ("es-vm-0", "joined"),
+        ("es-vm-1", "joined"),
+    ]
+    assert state["kubernetes"]["statefulsets"] == []
