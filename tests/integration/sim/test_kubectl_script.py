@@ -201,3 +201,53 @@ async def test_kubectl_create_with_an_unknown_field_fails_like_a_real_server(
         'version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field '
         '"dat"'
     )
+
+
+READER_ROLE = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader, namespace: elastic}
+rules:
+  - {apiGroups: [apps], resources: [statefulsets, statefulsets/scale], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: reader, namespace: elastic}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+subjects: [{kind: ServiceAccount, name: scaler, namespace: elastic}]
+"""
+
+
+async def test_kubectl_with_a_service_account_kubeconfig_is_held_to_its_role(
+    kubectl: Path, tmp_path: Path
+) -> None:
+    # kubectl sends its token over HTTPS only (API-BEHAVIOUR §8.1), hence k8s_security
+    rbac = tmp_path / "rbac.yaml"
+    rbac.write_text(READER_ROLE)
+    async with run_twin(
+        nodes=2, indices=parse_indices_spec("logs:2x1:1gb"), kubeconfig_dir=tmp_path,
+        rbac_files=(str(rbac),), k8s_security=True,
+    ) as twin:  # fmt: skip
+        sa = twin.kubeconfigs["elastic/scaler"]
+
+        async def as_sa(*args: str) -> tuple[int, str]:
+            proc = await asyncio.create_subprocess_exec(
+                str(kubectl), "--kubeconfig", str(sa), "--cache-dir", str(tmp_path / "c"),
+                *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, "HOME": str(tmp_path)},
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+            assert proc.returncode is not None
+            return proc.returncode, (out + err).decode().strip()
+
+        code, out = await as_sa("get", "statefulsets", *NS)
+        assert code == 0
+        assert out.split("\n")[1].split()[:2] == ["es-data", "2/2"]
+        code, out = await as_sa("scale", "statefulset/es-data", "--replicas=3", *NS)
+        assert code == 1
+        assert out == (
+            'Error from server (Forbidden): statefulsets.apps "es-data" is forbidden: User '
+            '"system:serviceaccount:elastic:scaler" cannot patch resource "statefulsets/scale" '
+            'in API group "apps" in the namespace "elastic"'
+        )
+        assert twin.twin.k8s.scale_of("elastic", "es-data")["spec"]["replicas"] == 2
