@@ -9,10 +9,10 @@ phase a crash interrupted is always safe (DESIGN §6).
 
 Phases (plain words shared by the API, Events, logs and metrics):
 
-- scale-up: ``scaling`` → ``waiting_for_pods`` → ``waiting_for_join`` → ``rebalancing`` →
-  confirmed. Pods never Ready / nodes never joined within ``joinTimeout`` → roll back.
-- scale-down: ``preflight`` → ``excluding`` → ``draining`` → ``scaling`` → ``removing`` →
-  ``cleaning_up`` → confirmed. A refused preflight fails with no side effect; a drain that
+- scale-up: ``scaling`` -> ``waiting_for_pods`` -> ``waiting_for_join`` -> ``rebalancing`` →
+  confirmed. Pods never Ready / nodes never joined within ``joinTimeout`` -> roll back.
+- scale-down: ``preflight`` -> ``excluding`` -> ``draining`` -> ``scaling`` -> ``removing`` →
+  ``cleaning_up`` -> confirmed. A refused preflight fails with no side effect; a drain that
   times out goes to ``cleaning_up`` (our exclusion is removed) and fails without scaling.
 - rollback of a scale-up: the scale-down path (``excluding`` … ``cleaning_up``) with the new
   members as victims and the old size as the goal, so a node that did join and took shards
@@ -248,7 +248,7 @@ def start(
     up = to_replicas > from_replicas
     direction: OpDirection = "up" if up else "down"
     phase: Phase = "scaling" if up else "preflight"
-    detail = f"scale {'up' if up else 'down'} {from_replicas} → {to_replicas}"
+    detail = f"scale {'up' if up else 'down'} {from_replicas} -> {to_replicas}"
     op = Operation(
         id=op_id,
         policy=policy,
@@ -348,7 +348,7 @@ def _finish(op: Operation, now: float, detail: str) -> Transition:
         new = _end(op, "rolled_back", now, f"rolled back to {op.from_replicas}: {op.failure}")
         return Transition(new, (Announcement("ScaleRolledBack", new.history[-1].detail, True),))
     new = _end(op, "confirmed", now, detail)
-    msg = f"scaled {op.direction} {op.from_replicas} → {op.to_replicas}: {detail}"
+    msg = f"scaled {op.direction} {op.from_replicas} -> {op.to_replicas}: {detail}"
     return Transition(new, (Announcement("ScaleConfirmed", msg),))
 
 
