@@ -108,8 +108,14 @@ def _validate_index_value(key: str, value: str) -> None:
             raise illegal_argument(
                 f"Failed to parse value [{value}] as only [true] or [false] are allowed."
             )
-    elif key in _TIMES and value != "-1":
-        parse_time_value(value, key)
+    elif (
+        key in _TIMES
+        and not (key == "index.refresh_interval" and value == "-1")
+        and parse_time_value(value, key) < 0  # positiveTimeSetting (wording inferred)
+    ):
+        raise illegal_argument(
+            f"failed to parse value [{value}] for setting [{key}], must be >= [0ms]"
+        )
 
 
 def _filters(settings: Mapping[str, str], prefix: str) -> tuple[tuple[str, tuple[str, ...]], ...]:

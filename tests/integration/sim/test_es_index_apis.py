@@ -241,3 +241,29 @@ async def test_health_report_shows_unassigned_primaries_red_with_impacts() -> No
         )
         only = await es.health_report(feature="master_is_stable")
         assert list(only["indicators"]) == ["master_is_stable"]
+
+
+async def test_index_delayed_timeout_governs_how_long_a_left_nodes_replicas_wait() -> None:
+    cluster = make_cluster()
+    async with client(cluster) as es:
+        await es.indices.put_settings(
+            index="logs", settings={"index.unassigned.node_left.delayed_timeout": "5m"}
+        )
+        with pytest.raises(BadRequestError):
+            await es.indices.put_settings(
+                index="logs", settings={"index.unassigned.node_left.delayed_timeout": "-1"}
+            )
+        cluster.remove_node("es-2")
+        cluster.run_for(120)  # past the default 1m
+        explain = await es.cluster.allocation_explain(
+            index="logs",
+            shard=next(
+                c.shard
+                for copies in cluster.index("logs").shards
+                for c in copies
+                if c.state == "UNASSIGNED"
+            ),
+            primary=False,
+        )
+        assert explain["can_allocate"] == "allocation_delayed"
+        assert explain["configured_delay_in_millis"] == 300_000
