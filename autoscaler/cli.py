@@ -259,6 +259,51 @@ _SERVE_FIELDS = (
     "webhook_basic_password_file",
     "insecure_no_auth",
     "webhook_max_bytes",
+    s.add_argument(
+        "--leader-election",
+        metavar="NS/LEASE",
+        help="run as one of several replicas: only the holder of this coordination.k8s.io "
+        "Lease acts [ESAS_LEADER_ELECTION; default: off, a single instance acts]",
+    )
+    s.add_argument(
+        "--no-leader-election",
+        action="store_true",
+        help="act as the single instance even if ESAS_LEADER_ELECTION is set",
+    )
+    s.add_argument(
+        "--identity",
+        metavar="ID",
+        help="this replica's identity in the Lease [ESAS_IDENTITY; default $POD_NAME, "
+        "else the hostname]",
+    )
+    s.add_argument(
+        "--advertise-url",
+        metavar="URL",
+        help="where followers forward webhooks to this replica when it leads "
+        "[ESAS_ADVERTISE_URL; default http://$POD_IP:PORT, else http://HOST:PORT]",
+    )
+    s.add_argument(
+        "--lease-duration",
+        type=_duration_arg,
+        dest="lease_duration_seconds",
+        metavar="DUR",
+        help="Lease duration [ESAS_LEASE_DURATION_SECONDS, default 15s]",
+    )
+    s.add_argument(
+        "--renew-deadline",
+        type=_duration_arg,
+        dest="renew_deadline_seconds",
+        metavar="DUR",
+        help="the leader stops acting when it could not renew for this long "
+        "[ESAS_RENEW_DEADLINE_SECONDS, default 10s]",
+    )
+    s.add_argument(
+        "--retry-period",
+        type=_duration_arg,
+        dest="retry_period_seconds",
+        metavar="DUR",
+        help="interval of renewals and campaigns [ESAS_RETRY_PERIOD_SECONDS, default 2s]",
+    )
     "alert_ttl_seconds",
     "state_dir",
     "state_configmap",
@@ -279,6 +324,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in _SERVE_FIELDS if getattr(args, k) is not None}
     try:
         settings = Settings(**overrides)
+    "leader_election",
+    "identity",
+    "advertise_url",
+    "lease_duration_seconds",
+    "renew_deadline_seconds",
+    "retry_period_seconds",
     except ValidationError as e:
         for err in e.errors():
             print(f"serve: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
@@ -292,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
+    if getattr(args, "no_leader_election", False):
+        overrides["leader_election"] = None  # wins over ESAS_LEADER_ELECTION
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

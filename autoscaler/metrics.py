@@ -159,3 +159,8 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.leader = Gauge(
+            "esas_leader",
+            "1 while this replica acts (the Lease holder, or a single instance), else 0.",
+            registry=r,
+        )

@@ -40,3 +40,19 @@ class Settings(BaseSettings):
     )
     decision_log_size: int = Field(1000, ge=10, description="decisions kept for /api/v1/decisions")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    leader_election: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
+        description="NAMESPACE/LEASE: elect one acting replica through this Lease",
+    )
+    identity: str | None = Field(
+        None, min_length=1, max_length=253, description="this replica's identity in the Lease"
+    )
+    advertise_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="URL followers forward webhooks to (default http://$POD_IP:PORT)",
+    )
+    lease_duration_seconds: float = Field(15.0, gt=0, description="Lease duration")
+    renew_deadline_seconds: float = Field(10.0, gt=0, description="leader gives up after this")
+    retry_period_seconds: float = Field(2.0, gt=0, description="renew/campaign interval")

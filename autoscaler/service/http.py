@@ -19,6 +19,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 READY: web.AppKey[Callable[[], tuple[bool, list[str]]]] = web.AppKey("ready")
 CONTROL_AUTH: web.AppKey[Callable[[str | None], bool]] = web.AppKey("control_auth")
+LEADER: web.AppKey[Callable[[], dict[str, Any]]] = web.AppKey("leader")
 
 
 def _json(data: Any, *, status: int = 200) -> web.Response:
@@ -153,6 +154,14 @@ async def _set_paused(request: web.Request, paused: bool) -> web.Response:
     )
 
 
+async def get_leader(request: web.Request) -> web.Response:
+    """``{"identity", "leader", "holder", "since"}`` (service/leader.py)."""
+    status = request.app.get(LEADER)
+    if status is None:
+        return _json({"error": "no leader information"}, status=404)
+    return _json(status())
+
+
 async def pause_policy(request: web.Request) -> web.Response:
     return await _set_paused(request, True)
 
@@ -167,6 +176,7 @@ def build_app(
     ready: Callable[[], tuple[bool, list[str]]],
     webhook: Handler | None,
     control_auth: Callable[[str | None], bool] | None = None,
+    leader: Callable[[], dict[str, Any]] | None = None,
 ) -> web.Application:
     """The aiohttp application; ``webhook`` is mounted at ``/webhook/alertmanager``."""
     app = web.Application(client_max_size=1 << 20, middlewares=[track_requests])
@@ -184,6 +194,9 @@ def build_app(
     app.router.add_post("/api/v1/policies/{name}/resume", resume_policy)
     if control_auth is not None:
         app[CONTROL_AUTH] = control_auth
+    if leader is not None:
+        app[LEADER] = leader
+    app.router.add_get("/api/v1/leader", get_leader)
     if webhook is not None:
         app.router.add_route("*", "/webhook/alertmanager", webhook)
     return app

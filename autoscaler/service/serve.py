@@ -14,9 +14,11 @@ import functools
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -42,13 +44,16 @@ from autoscaler.policyfiles import (
     load_policies_isolated,
     snapshot,
 )
+from autoscaler.service.forward import Forwarder, NotForwarded, capture_headers
 from autoscaler.service.http import build_app
+from autoscaler.service.leader import LeaderElector, LeaseTiming, rfc3339
 from autoscaler.service.limits import GuardedSite, HttpLimits, make_runner, quiet_accept_errors
 from autoscaler.service.logs import fields
 from autoscaler.service.runtime import Runtime
 from autoscaler.settings import Settings
 from autoscaler.signals.poller import Poller, PollResult, TierSubscription
 from autoscaler.signals.webhook import WebhookAuth, webhook_handler
+from autoscaler.targets.ansible import AnsibleTarget, target_for
 from autoscaler.targets.base import Target, TargetUnavailable
 from autoscaler.targets.statefulset import REQUEST_TIMEOUT, StatefulSetTarget, make_api_client
 
@@ -99,7 +104,13 @@ class Service:
         self._client_factory = client_factory or (lambda p: make_client(p.elasticsearch))
         self._groups: dict[tuple[object, ...], _ClusterGroup] = {}
         self._readers: dict[str, Target] = {}
+        self._vm_targets: dict[str, AnsibleTarget] = {}
         self.operations: Runner | None = None
+        #: leader election (``--leader-election``); None: this single instance acts
+        self.elector: LeaderElector | None = None
+        self.forwarder: Forwarder | None = None
+        self.identity = settings.identity or os.environ.get("POD_NAME") or socket.gethostname()
+        self._started_at = clock()
         self._kube: Any = None
         self._mtimes: dict[str, FileState] = {}
         self._runner: web.AppRunner | None = None
@@ -178,6 +189,11 @@ class Service:
         """One poller per connection with its current subscribers. A poller whose connection,
         subscribers and interval are unchanged keeps running, so a reload does not cost it the
         previous sample that rates are computed from."""
+        if not self.acting():
+            # followers poll nothing (only the leader polls and acts)
+            for key in list(self._groups):
+                await self._stop_group(key)
+            return
         desired = self._desired_groups()
         wanted: dict[tuple[object, ...], tuple[list[TierSubscription], float]] = {
             key: (
@@ -253,6 +269,15 @@ class Service:
 
     async def _sync_readers(self) -> None:
         self._readers = {}
+        self._vm_targets = {
+            rt.policy.name: target_for(
+                rt.policy,
+                policy_file=Path(rt.loaded.file),
+                output_dir=self.settings.state_dir / "playbook-output",
+            )
+            for rt in self.runtime.policies.values()
+            if rt.policy.target is not None and rt.policy.target.ansible is not None
+        }
         needs_kube = [
             rt
             for rt in self.runtime.policies.values()
@@ -303,7 +328,7 @@ class Service:
     async def _bind(self, name: str) -> Binding | None:
         """What an operation of policy ``name`` acts through, as configured right now."""
         rt = self.runtime.policies.get(name)
-        target = self._readers.get(name)
+        target: Target | None = self._readers.get(name) or self._vm_targets.get(name)
         if rt is None or target is None:
             return None
         group = self._groups.get(connection_key(rt.policy.elasticsearch))
@@ -362,6 +387,15 @@ class Service:
             )
         if touched:
             self._schedule_evaluation()
+        if self.forwarder is not None and not self.acting():
+            # applied here too; the leader must see it: forward, else 503 and Alertmanager
+            # retries (service/forward.py)
+            try:
+                url = await self.forwarder.forward(payload)
+            except NotForwarded as e:
+                log.warning("webhook_not_forwarded", extra=fields(error=str(e)))
+                raise
+            log.debug("webhook_forwarded", extra=fields(leader=url))
 
     def _schedule_evaluation(self) -> None:
         """Evaluate dirty policies at once when idle, else at most once per ``EVAL_TICK``
@@ -385,6 +419,83 @@ class Service:
             log.exception("evaluation_failed")
 
     # -- lifecycle ----------------------------------------------------------------------------
+
+    # -- leadership ---------------------------------------------------------------------------
+
+    def acting(self) -> bool:
+        """Whether this replica may act now: no election, or the Lease is ours (checked by
+        the runner right before every side effect)."""
+        return self.elector is None or self.elector.is_leader()
+
+    def leader_status(self) -> dict[str, Any]:
+        """``GET /api/v1/leader``."""
+        if self.elector is not None:
+            return self.elector.status()
+        return {
+            "identity": self.identity,
+            "leader": True,
+            "holder": self.identity,
+            "since": rfc3339(self._started_at),
+        }
+
+    def _advertise_url(self) -> str | None:
+        if self.settings.advertise_url:
+            return self.settings.advertise_url
+        assert self.address is not None
+        port = self.address[1]
+        pod_ip = os.environ.get("POD_IP")
+        if pod_ip:
+            host = f"[{pod_ip}]" if ":" in pod_ip else pod_ip
+            return f"http://{host}:{port}"
+        if self.settings.host not in ("0.0.0.0", "::", ""):
+            return f"http://{self.settings.host}:{port}"
+        return None
+
+    async def _start_election(self, ref: str) -> None:
+        namespace, _, lease = ref.partition("/")
+        timing = LeaseTiming(
+            lease_duration=self.settings.lease_duration_seconds,
+            renew_deadline=self.settings.renew_deadline_seconds,
+            retry_period=self.settings.retry_period_seconds,
+            request_timeout=min(5.0, self.settings.renew_deadline_seconds / 2),
+        )
+        if self._kube is None:
+            self._kube = await make_api_client(kubeconfig=self.settings.kubeconfig)
+        if self._kube is None:
+            raise ValueError("--leader-election needs a Kubernetes configuration")
+        self.elector = LeaderElector(
+            api=self._kube,
+            namespace=namespace,
+            name=lease,
+            identity=self.identity,
+            timing=timing,
+            advertise_url=self._advertise_url(),
+        )
+        self.forwarder = Forwarder(identity=self.identity, leader_url=self.elector.leader_url)
+        self.metrics.leader.set(0)
+        self._tasks.append(asyncio.create_task(self.elector.run(), name="leader-election"))
+        self._tasks.append(asyncio.create_task(self._follow_leadership(), name="leadership"))
+
+    async def _follow_leadership(self) -> None:
+        """Start acting when elected (state re-read from the store, pollers, operations
+        resumed); stop at once when the Lease is lost (operations stay stored)."""
+        assert self.elector is not None
+        assert self.operations is not None
+        while True:
+            await self.elector.changed.wait()
+            self.elector.changed.clear()
+            if self.elector.is_leader():
+                self.metrics.leader.set(1)
+                log.info("acting_as_leader", extra=fields(identity=self.identity))
+                # what the previous leader stored: running operations, cooldowns
+                await self.operations.restore()
+                await self._sync_pollers()
+                self.operations.resume_all()
+            else:
+                self.metrics.leader.set(0)
+                log.warning("stopped_acting", extra=fields(identity=self.identity))
+                await self.operations.stop()
+                await self._sync_pollers()
 
     def ready(self) -> tuple[bool, list[str]]:
         waiting = []
@@ -425,8 +536,9 @@ class Service:
         app = build_app(
             runtime=self.runtime,
             ready=self.ready,
-            webhook=handler,
+            webhook=capture_headers(handler),
             control_auth=lambda header: self.auth.check(authorization=header),
+            leader=self.leader_status,
         )
         self._runner = make_runner(app, limits=self.http_limits)
         await self._runner.setup()
@@ -446,13 +558,22 @@ class Service:
         await self._sync_readers()
         store = await self._store()
         self.operations = Runner(
-            store=store, clock=self.clock, metrics=self.metrics, bind=self._bind
+            store=store,
+            clock=self.clock,
+            metrics=self.metrics,
+            bind=self._bind,
+            may_act=self.acting,
         )
         # before the first poll is evaluated: running operations and cooldowns are known
         await self.operations.restore()
         self.runtime.actuator = RunnerActuator(self.operations)
-        await self._sync_pollers()
-        self.operations.resume_all()
+        if self.settings.leader_election:
+            # followers poll and act on nothing; _follow_leadership starts both once elected
+            await self._start_election(self.settings.leader_election)
+        else:
+            self.metrics.leader.set(1)
+            await self._sync_pollers()
+            self.operations.resume_all()
         self._tasks.append(asyncio.create_task(self._watch(), name="policy-watch"))
         log.info(
             "listening",
@@ -461,6 +582,8 @@ class Service:
                 port=self.address[1],
                 policies=sorted(self.runtime.policies),
                 webhook_auth=list(self.auth.schemes) or ["none"],
+                identity=self.identity,
+                leader_election=self.settings.leader_election,
             ),
         )
         return self.address
@@ -471,10 +594,12 @@ class Service:
             await self.operations.stop()  # stored at their phase; the next start resumes
         for key in list(self._groups):
             await self._stop_group(key)
-        for t in self._tasks:
+        for t in self._tasks:  # the election task releases the Lease when cancelled
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        if self.forwarder is not None:
+            await self.forwarder.close()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._kube is not None:

@@ -17,11 +17,11 @@ from elasticsearch import AsyncElasticsearch
 
 from autoscaler.core.operation import Operation
 from autoscaler.core.policy import Policy
-from autoscaler.policyfiles import load_policies
 from autoscaler.elastic.admin import EsAdmin
 from autoscaler.metrics import Metrics
 from autoscaler.operations.runner import Binding, Runner
 from autoscaler.operations.store import FileStore
+from autoscaler.policyfiles import load_policies
 from autoscaler.sim.datasets import IndexSpec
 from autoscaler.sim.server import RunningTwin, run_twin
 from autoscaler.targets.ansible import AnsibleTarget, target_for

@@ -45,11 +45,13 @@ async def test_vm_scale_up_learns_the_new_node_from_elasticsearch_and_confirms_a
             assert op.state == "confirmed", op.failure
             fleet = await vms(twin)
             new = sorted(set(fleet) - {"es-vm-0", "es-vm-1", "es-vm-2"})
-            assert len(new) == 1 and fleet[new[0]] == "joined"
+            assert len(new) == 1
+            assert fleet[new[0]] == "joined"
             assert op.joining == tuple(new)  # learnt from ES, never guessed
             assert op.known_before == ("es-vm-0", "es-vm-1", "es-vm-2")
             state = await es_state(twin)
-            assert state["relocating"] == 0 and state["initializing"] == 0
+            assert state["relocating"] == 0
+            assert state["initializing"] == 0
             held = {n["name"]: n["shards"] for n in state["nodes"]}
             assert held[new[0]] > 0
             assert state["invariants"] == []
@@ -57,10 +59,11 @@ async def test_vm_scale_up_learns_the_new_node_from_elasticsearch_and_confirms_a
             assert phases.index("scaling") < phases.index("rebalancing")
             # the run's bounded output is kept per operation
             kept = (tmp_path / "state" / "playbooks" / f"{op.id}-up.log").read_text()
-            assert "successful" in kept and "Provision one VM node" in kept
+            assert "successful" in kept
+            assert "Provision one VM node" in kept
 
 
-async def test_vm_scale_down_drains_the_least_loaded_node_runs_the_playbook_and_keeps_the_users_exclusion(  # noqa: E501
+async def test_vm_scale_down_drains_the_least_loaded_node_runs_the_playbook_and_keeps_the_users_exclusion(
     tmp_path: Path,
 ) -> None:
     async with vm_twin(vm_nodes=4) as twin:
@@ -118,7 +121,8 @@ async def test_a_playbook_hanging_past_the_ansible_timeout_is_killed_and_fails_t
         async with vm_rig(twin, policy_file, tmp_path / "state") as r:
             op = await r.run(frm=3, to=4)
             assert op.state == "failed"
-            assert op.failure is not None and "killed after its timeout" in op.failure
+            assert op.failure is not None
+            assert "killed after its timeout" in op.failure
             result = r.target.results[(op.id, "up")]
             assert result.status == "timeout"
             assert not _sleepers(777)  # the task's command did not outlive the kill
@@ -138,7 +142,7 @@ def _sleepers(seconds: int) -> list[int]:
     return found
 
 
-async def test_a_node_that_never_joins_rolls_back_by_draining_and_decommissioning_the_ones_that_did(  # noqa: E501
+async def test_a_node_that_never_joins_rolls_back_by_draining_and_decommissioning_the_ones_that_did(
     tmp_path: Path,
 ) -> None:
     async with vm_twin(vm_nodes=3) as twin:
@@ -151,7 +155,8 @@ async def test_a_node_that_never_joins_rolls_back_by_draining_and_decommissionin
         async with vm_rig(twin, policy_file, tmp_path / "state") as r:
             op = await r.run(frm=3, to=5)
             assert op.state == "rolled_back", op.failure
-            assert op.failure is not None and "1 of 2 new node(s) did not join" in op.failure
+            assert op.failure is not None
+            assert "1 of 2 new node(s) did not join" in op.failure
             assert op.victims == ("vms-joins",)  # only the node that did appear
             fleet = await vms(twin)
             assert fleet["vms-joins"] == "stopped"
