@@ -246,19 +246,6 @@ def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="FILE",
         help="kubeconfig [ESAS_KUBECONFIG; default: in-cluster config, then $KUBECONFIG]",
     )
-    s.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    s.set_defaults(func=cmd_serve)
-
-
-_SERVE_FIELDS = (
-    "policies",
-    "host",
-    "port",
-    "webhook_token_file",
-    "webhook_basic_user",
-    "webhook_basic_password_file",
-    "insecure_no_auth",
-    "webhook_max_bytes",
     s.add_argument(
         "--leader-election",
         metavar="NS/LEASE",
@@ -304,11 +291,30 @@ _SERVE_FIELDS = (
         metavar="DUR",
         help="interval of renewals and campaigns [ESAS_RETRY_PERIOD_SECONDS, default 2s]",
     )
+    s.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    s.set_defaults(func=cmd_serve)
+
+
+_SERVE_FIELDS = (
+    "policies",
+    "host",
+    "port",
+    "webhook_token_file",
+    "webhook_basic_user",
+    "webhook_basic_password_file",
+    "insecure_no_auth",
+    "webhook_max_bytes",
     "alert_ttl_seconds",
     "state_dir",
     "state_configmap",
     "kubeconfig",
     "log_level",
+    "leader_election",
+    "identity",
+    "advertise_url",
+    "lease_duration_seconds",
+    "renew_deadline_seconds",
+    "retry_period_seconds",
 )
 
 
@@ -322,14 +328,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from autoscaler.settings import Settings
 
     overrides = {k: getattr(args, k) for k in _SERVE_FIELDS if getattr(args, k) is not None}
+    if getattr(args, "no_leader_election", False):
+        overrides["leader_election"] = None  # wins over ESAS_LEADER_ELECTION
     try:
         settings = Settings(**overrides)
-    "leader_election",
-    "identity",
-    "advertise_url",
-    "lease_duration_seconds",
-    "renew_deadline_seconds",
-    "retry_period_seconds",
     except ValidationError as e:
         for err in e.errors():
             print(f"serve: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
@@ -343,8 +345,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
-    if getattr(args, "no_leader_election", False):
-        overrides["leader_election"] = None  # wins over ESAS_LEADER_ELECTION
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
