@@ -107,6 +107,24 @@ def parse_join_after(value: Any) -> float:
     return seconds
 
 
+def _disk_bytes(disk_gb: Any) -> int:
+    """A number of GiB > 0; a numeric string is accepted too (Ansible's ``uri`` module sends
+    templated values such as ``"{{ disk_gb }}"`` as strings)."""
+    if isinstance(disk_gb, str):
+        try:
+            disk_gb = float(disk_gb)
+        except ValueError:
+            raise VmError(400, "disk_gb must be a number > 0") from None
+    if (
+        isinstance(disk_gb, bool)
+        or not isinstance(disk_gb, int | float)
+        or not math.isfinite(disk_gb)
+        or disk_gb <= 0
+    ):
+        raise VmError(400, "disk_gb must be a number > 0")
+    return int(disk_gb * 2**30)
+
+
 class VmFleet:
     """The VM nodes of one twin; ``step`` lets due nodes join the cluster."""
 
@@ -149,7 +167,7 @@ class VmFleet:
         name: str,
         *,
         roles: Sequence[str] | None = None,
-        disk_gb: float | None = None,
+        disk_gb: float | str | None = None,
         join_after: float = 30.0,
         joined: bool = False,
     ) -> VmNode:
@@ -162,12 +180,7 @@ class VmFleet:
         unknown = sorted(set(node_roles) - KNOWN_ROLES)
         if unknown:
             raise VmError(400, f"unknown role(s) {unknown}; known: {sorted(KNOWN_ROLES)}")
-        if disk_gb is None:
-            disk_bytes = self.default_disk_bytes
-        elif isinstance(disk_gb, bool) or not isinstance(disk_gb, int | float) or disk_gb <= 0:
-            raise VmError(400, "disk_gb must be a number > 0")
-        else:
-            disk_bytes = int(disk_gb * 2**30)
+        disk_bytes = self.default_disk_bytes if disk_gb is None else _disk_bytes(disk_gb)
         old = self._vms.get(name)
         if old is not None and old.state != STOPPED:
             raise VmError(409, f"VM node [{name}] already exists (state {old.state})")

@@ -151,6 +151,7 @@ async def test_vm_faults_never_join_and_provisioning_error(
         ({"name": "Bad Name"}, 400, "name must be"),
         ({"name": "es-vm-9", "roles": ["dta"]}, 400, "unknown role"),
         ({"name": "es-vm-9", "disk_gb": 0}, 400, "disk_gb"),
+        ({"name": "es-vm-9", "disk_gb": "big"}, 400, "disk_gb"),
         ({"name": "es-vm-9", "join_after": "soon"}, 400, "join_after"),
         ({"name": "es-vm-9", "size": 3}, 400, "unknown field"),
         ([], 400, "expected"),
@@ -162,6 +163,14 @@ async def test_bad_provisioning_requests_get_clear_4xx(
     got, answer = await call(running, "POST", "/_sim/nodes", body)
     assert got == status
     assert message in answer["error"]
+
+
+async def test_numeric_strings_from_ansible_templates_are_accepted(running: RunningTwin) -> None:
+    status, vm = await call(
+        running, "POST", "/_sim/nodes", {"name": "es-vm-7", "disk_gb": "250", "join_after": "20s"}
+    )
+    assert status == 201
+    assert vm["disk_gb"] == 250
 
 
 async def test_stopping_an_unknown_vm_is_404(running: RunningTwin) -> None:
