@@ -76,6 +76,12 @@ _DNS_SUBDOMAIN_MSG = (
 )
 
 
+#: kube-apiserver ``--event-ttl`` default (``cmd/kube-apiserver/app/options/options.go``).
+EVENT_TTL_SECONDS = 3600.0
+#: how often expired Events are looked for (etcd revokes leases continuously; inferred).
+EVENT_GC_SECONDS = 60.0
+
+
 @dataclass(frozen=True)
 class ListPage:
     items: list[Obj]
@@ -107,6 +113,8 @@ class ApiStore:
             for rt in iter_resource_types()
         }
         self._compactor = Compactor(now=clock.time(), rv=self._rv)
+        self._event_expiry: dict[tuple[str, str], float] = {}
+        self._next_event_gc = clock.time() + EVENT_GC_SECONDS
         for ns in ("default", "kube-system"):
             self.ensure_namespace(ns)
 
@@ -162,6 +170,8 @@ class ApiStore:
         store.objects[key] = obj
         rv = int(obj["metadata"]["resourceVersion"])
         self.history(rt).append(WatchEvent(rv, kind, key, obj, self._now(), prev))
+        if rt is EVENTS:  # every write of an Event gets a fresh etcd lease of --event-ttl
+            self._event_expiry[key] = self._now() + EVENT_TTL_SECONDS
 
     def _drop(self, rt: ResourceType, key: tuple[str, str]) -> Obj:
         """Remove an object; watchers see it DELETED at a new resourceVersion."""
@@ -176,8 +186,17 @@ class ApiStore:
         return self._compactor.compacted_rv
 
     def compact(self, now: float) -> None:
-        """etcd compaction on the simulated clock (continue tokens expire)."""
+        """etcd compaction on the simulated clock (continue tokens expire), and Events whose
+        lease ran out (kube-apiserver ``--event-ttl``, default 1h) expire."""
         self._compactor.tick(now, self._rv)
+        if now >= self._next_event_gc:
+            self._next_event_gc = now + EVENT_GC_SECONDS
+            events = self._store(EVENTS).objects
+            for key, until in list(self._event_expiry.items()):
+                if until <= now:
+                    del self._event_expiry[key]
+                    if key in events:
+                        self._drop(EVENTS, key)
 
     def _key(self, rt: ResourceType, namespace: str, name: str) -> tuple[str, str]:
         return (namespace if rt.namespaced else "", name)

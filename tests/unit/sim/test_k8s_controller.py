@@ -7,7 +7,7 @@ import pytest
 
 from autoscaler.sim.clock import VirtualClock
 from autoscaler.sim.k8s.history import COMPACTION_INTERVAL_SECONDS
-from autoscaler.sim.k8s.types import CONFIGMAPS, CONTROLLERREVISIONS, PVCS
+from autoscaler.sim.k8s.types import CONFIGMAPS, CONTROLLERREVISIONS, EVENTS, PVCS
 from autoscaler.sim.k8s_model import (
     PODS,
     STATEFULSETS,
@@ -176,12 +176,17 @@ def test_a_deleted_pod_lingers_at_most_its_grace_period_with_deletion_timestamp(
     assert state is None or state["created_at"] >= start + 4
 
 
-def test_an_idle_hour_writes_nothing() -> None:
+def test_an_idle_hour_rewrites_no_pod_and_no_statefulset() -> None:
     model, clock = make(replicas=5)
     run(model, clock, 60)
-    rv = model.resource_version
+
+    def versions() -> list[str]:
+        objs = [*model.list(PODS, NS)[0], *model.list(STATEFULSETS, NS)[0]]
+        return [o["metadata"]["resourceVersion"] for o in objs]
+
+    before = versions()
     run(model, clock, 3600)
-    assert model.resource_version == rv
+    assert versions() == before
 
 
 def test_a_watch_from_a_version_older_than_the_window_is_expired() -> None:
@@ -225,3 +230,15 @@ def test_a_watch_from_a_list_taken_before_the_first_write_of_a_kind_resumes() ->
     model.create(CONFIGMAPS, NS, {"metadata": {"name": "first"}})
     events = model.history(CONFIGMAPS).since(int(rv), clock.time())
     assert [(e.type, e.object["metadata"]["name"]) for e in events] == [("ADDED", "first")]
+
+
+def test_events_expire_after_the_event_ttl() -> None:
+    model, clock = make(replicas=1)
+    model.create(EVENTS, NS, {"metadata": {"name": "e1"}, "involvedObject": {"namespace": NS},
+                              "reason": "Test", "message": "m"})  # fmt: skip
+    run(model, clock, 3500)
+    assert model.get(EVENTS, NS, "e1")["reason"] == "Test"
+    run(model, clock, 200)
+    with pytest.raises(K8sError) as err:
+        model.get(EVENTS, NS, "e1")
+    assert err.value.code == 404
