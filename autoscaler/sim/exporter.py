@@ -53,6 +53,7 @@ the exporter's non-``local`` health request failing with 503 there.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -275,12 +276,20 @@ def go_float(value: float) -> str:
         return "+Inf" if value > 0 else "-Inf"
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digits_t, exponent = Decimal(repr(value)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    digits = "".join(map(str, digits_t))
-    point = len(digits) + exponent  # position of the decimal point in ``digits``
+    if value.is_integer() and abs(value) < 2**53:
+        # every integer below 2**53 is its own double, so its shortest decimal is its digits
+        # without trailing zeros (most exporter values: counts and byte sizes)
+        whole = str(int(abs(value)))
+        digits = whole.rstrip("0")
+        point = len(whole)
+        prefix = "-" if value < 0 else ""
+    else:
+        sign, digits_t, exponent = Decimal(repr(value)).normalize().as_tuple()
+        assert isinstance(exponent, int)
+        digits = "".join(map(str, digits_t))
+        point = len(digits) + exponent  # position of the decimal point in ``digits``
+        prefix = "-" if sign else ""
     exp10 = point - 1
-    prefix = "-" if sign else ""
     # strconv/ftoa.go, 'g' with precision -1 ("shortest"): %e when exp < -4 || exp >= 6.
     eprec = 6
     if exp10 < -4 or exp10 >= eprec:
@@ -298,6 +307,7 @@ def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
+@functools.lru_cache(maxsize=4096)  # a page repeats a few hundred distinct label values
 def _escape_label(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
