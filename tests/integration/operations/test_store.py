@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,3 +92,29 @@ async def test_configmap_store_creates_then_replaces_with_resource_version_and_r
             assert json.loads(cm.data["state.json"])["version"] == 1
         finally:
             await kube.close()
+
+
+def test_serve_refuses_to_start_on_an_unreadable_state_rather_than_forget_operations(
+    tmp_path: Path,
+) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.yaml").write_text(
+        "name: p\nelasticsearch: {url: 'http://127.0.0.1:9'}\nreplicas: {min: 1, max: 3}\n"
+        "scaleUp: {when: {metric: cpu, aggregate: avg, above: 80}, cooldown: 1m}\nmode: dry-run\n"
+    )
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "operations.json").write_text("{torn")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESAS_")}
+    env["KUBECONFIG"] = str(tmp_path / "none")
+    proc = subprocess.run(
+        [sys.executable, "-m", "autoscaler", "serve", "--policies", str(policies),
+         "--host", "127.0.0.1", "--port", "0", "--insecure-no-auth", "--state-dir", str(state)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    failed = [e for e in events if e.get("event") == "state_store_failed"]
+    assert len(failed) == 1
+    assert "not JSON" in failed[0]["error"]
