@@ -230,6 +230,19 @@ def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="a firing alert not re-sent for this long expires [ESAS_ALERT_TTL_SECONDS, default 12h]",
     )
     s.add_argument(
+        "--alertmanager-url",
+        metavar="URL",
+        help="re-sync firing alerts from this Alertmanager (GET /api/v2/alerts) at start and "
+        "periodically, so a restart is not blind until repeat_interval [ESAS_ALERTMANAGER_URL]",
+    )
+    s.add_argument(
+        "--alertmanager-sync",
+        type=_duration_arg,
+        dest="alertmanager_sync_seconds",
+        metavar="DUR",
+        help="time between two re-syncs [ESAS_ALERTMANAGER_SYNC_SECONDS, default 5m]",
+    )
+    s.add_argument(
         "--state-dir",
         metavar="DIR",
         help="directory of the operations state file (running operations, cooldowns, "
@@ -305,6 +318,8 @@ _SERVE_FIELDS = (
     "insecure_no_auth",
     "webhook_max_bytes",
     "alert_ttl_seconds",
+    "alertmanager_url",
+    "alertmanager_sync_seconds",
     "state_dir",
     "state_configmap",
     "kubeconfig",

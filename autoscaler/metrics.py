@@ -122,6 +122,12 @@ class Metrics:
             ["phase"],
             registry=r,
         )
+        self.alertmanager_syncs = Counter(
+            "esas_alertmanager_syncs_total",
+            "Re-syncs of firing alerts from Alertmanager's API by result (success, failure).",
+            ["result"],
+            registry=r,
+        )
         self.replicas_current = Gauge(
             "esas_replicas_current",
             "Current replicas of a policy's target.",

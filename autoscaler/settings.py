@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     alert_ttl_seconds: float = Field(
         DEFAULT_ALERT_TTL, gt=0, description="a firing alert not re-sent for this long expires"
     )
+    alertmanager_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/@\s]+(/.*)?$",
+        description="Alertmanager to re-sync firing alerts from (GET /api/v2/alerts) at start "
+        "and every alertmanager_sync_seconds",
+    )
+    alertmanager_sync_seconds: float = Field(
+        300.0, gt=0, description="seconds between two re-syncs from Alertmanager"
+    )
     state_dir: Path = Field(Path("state"), description="where operations are persisted")
     state_configmap: str | None = Field(
         None,

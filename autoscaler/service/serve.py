@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 from elasticsearch import AsyncElasticsearch
 
-from autoscaler.core.alerts import WebhookPayload
+from autoscaler.core.alerts import AlertState, WebhookPayload
 from autoscaler.core.policy import LoadedPolicy, LoadResult, Policy
 from autoscaler.elastic.admin import EsAdmin
 from autoscaler.elastic.client import ServerInfo, connection_key, make_client
@@ -51,6 +51,7 @@ from autoscaler.service.limits import GuardedSite, HttpLimits, make_runner, quie
 from autoscaler.service.logs import fields
 from autoscaler.service.runtime import Runtime
 from autoscaler.settings import Settings
+from autoscaler.signals.alertmanager import AlertmanagerSync
 from autoscaler.signals.poller import Poller, PollResult, TierSubscription
 from autoscaler.signals.webhook import WebhookAuth, webhook_handler
 from autoscaler.targets.ansible import AnsibleTarget, target_for
@@ -121,6 +122,7 @@ class Service:
         self._last_eval = float("-inf")
         self.address: tuple[str, int] | None = None
         self.http_limits = HttpLimits()
+        self.alert_sync: AlertmanagerSync | None = None
 
     # -- policies -----------------------------------------------------------------------------
 
@@ -397,6 +399,11 @@ class Service:
                 raise
             log.debug("webhook_forwarded", extra=fields(leader=url))
 
+    def _on_synced_alerts(self, states: list[AlertState]) -> None:
+        """Firing alerts read from Alertmanager's API, taken like a webhook's."""
+        if self.runtime.restore_alerts(states):
+            self._schedule_evaluation()
+
     def _schedule_evaluation(self) -> None:
         """Evaluate dirty policies at once when idle, else at most once per ``EVAL_TICK``
         (an alert storm costs one pass per tick, not one per webhook). Views flush first."""
@@ -504,6 +511,8 @@ class Service:
         waiting += [
             f"first poll of {g.poller.name}" for g in self._groups.values() if not g.polled_once
         ]
+        if self.alert_sync is not None and not self.alert_sync.attempted.is_set():
+            waiting.append("first alert sync from Alertmanager")
         if (
             not waiting
             and self._groups
@@ -575,6 +584,17 @@ class Service:
             await self._sync_pollers()
             self.operations.resume_all()
         self._tasks.append(asyncio.create_task(self._watch(), name="policy-watch"))
+        if self.settings.alertmanager_url:
+            # alerts that fired before this start (issue 9 item 6; signals/alertmanager.py)
+            self.alert_sync = AlertmanagerSync(
+                url=self.settings.alertmanager_url,
+                on_alerts=self._on_synced_alerts,
+                clock=self.clock,
+                metrics=self.metrics,
+                interval=self.settings.alertmanager_sync_seconds,
+            )
+            task = asyncio.create_task(self.alert_sync.run(self._stopping), name="alert-sync")
+            self._tasks.append(task)
         log.info(
             "listening",
             extra=fields(

@@ -84,8 +84,15 @@ async def twin() -> AsyncIterator[RunningTwin]:
         yield t
 
 
-async def start_service(tmp_path: Path, twin: RunningTwin, **policy: Any) -> tuple[Service, str]:
-    """A Service on 127.0.0.1:0 with one policy (``policy_yaml(**policy)`` on the twin's ES)."""
+async def start_service(
+    tmp_path: Path,
+    twin: RunningTwin,
+    *,
+    settings_extra: dict[str, Any] | None = None,
+    **policy: Any,
+) -> tuple[Service, str]:
+    """A Service on 127.0.0.1:0 with one policy (``policy_yaml(**policy)`` on the twin's ES);
+    ``settings_extra`` adds Settings fields (e.g. ``alertmanager_url``)."""
     pdir = tmp_path / "policies"
     pdir.mkdir(exist_ok=True)
     (pdir / "p.yaml").write_text(policy_yaml(es_url=twin.es_url, **policy))
@@ -95,6 +102,7 @@ async def start_service(tmp_path: Path, twin: RunningTwin, **policy: Any) -> tup
         port=0,
         kubeconfig=twin.kubeconfig_path,
         state_dir=tmp_path / "state",
+        **(settings_extra or {}),
     )
     auth = WebhookAuth.from_sources(
         token=TOKEN,
