@@ -137,6 +137,10 @@ async def test_without_quorum_master_routed_apis_answer_503_but_node_stats_still
                 await call()
             assert err.value.meta.status == 503, call
             assert err.value.body["error"]["type"] == "master_not_discovered_exception"
+        # local=true reads answer from the node's own state (no master shown)
+        state = await es.cluster.state(metric="master_node,nodes", local=True)
+        assert state["master_node"] is None
+        assert [n["name"] for n in state["nodes"].values()] == ["es-0"]
         # local=true health answers from the node's own state: red under the no-master block
         local = await es.cluster.health(local=True)
         assert local["status"] == "red"

@@ -230,7 +230,9 @@ class EsApiBase:
                     f"request [{request.path}] contains unrecognized {what}: "
                     + ", ".join(f"[{u}]" for u in unknown)
                 )
-            if needs_master:
+            # ``local=true`` runs a master-node *read* action on the receiving node
+            # (TransportMasterNodeReadAction), so it answers without a master
+            if needs_master and request.query.get("local") not in ("", "true"):
                 await self.require_master(request)
             return await handler(request)
 
