@@ -23,6 +23,12 @@ twin behave as they would against a cluster:
   primary without any other copy makes the cluster red (violation "primary_unassigned").
   If a node of the same name rejoins, its copies come back quickly (existing files reused).
 
+Master quorum (``coordination``): master-eligible nodes form a voting configuration as ES's
+``Reconfigurator`` computes it; losing half or more of it without voting exclusions leaves the
+cluster without a master (master-routed APIs answer 503, invariant ``quorum_lost``, nothing is
+allocated). Index settings (``indices``), the ``max_retry`` decider and the flood-stage monitor
+(``diskmonitor``) complete what operations change and watch.
+
 Time: ``step(dt)`` advances the model by ``dt`` seconds; it does not move the clock (the
 twin owns the clock and calls ``clock.advance(1); cluster.step(1)``); timestamps are read
 from the clock. ``run_for`` does both, for virtual clocks (tests, back-tests).
