@@ -19,9 +19,11 @@ from aiohttp.typedefs import Middleware
 from autoscaler.sim.k8s.auth import K8S_USER_KEY, Handler, K8sAuth, auth_middleware
 from autoscaler.sim.k8s.discovery import discovery_response
 from autoscaler.sim.k8s.errors import (
+    FieldError,
     K8sError,
     bad_request,
     decode_error,
+    invalid,
     method_not_allowed,
     resource_not_served,
     unsupported_media_type,
@@ -38,6 +40,7 @@ from autoscaler.sim.k8s.tables import table, wants_table
 from autoscaler.sim.k8s.types import (
     NAMESPACES,
     PATCH_CONTENT_TYPES,
+    SELFSUBJECTACCESSREVIEWS,
     STATEFULSETS,
     Obj,
     ResourceType,
@@ -94,9 +97,17 @@ async def read_delete_options(request: web.Request) -> Obj:
 class K8sApi:
     """The request handler bound to one model."""
 
-    def __init__(self, model: K8sModel, *, bookmark_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        model: K8sModel,
+        *,
+        bookmark_interval: float = 1.0,
+        authorizer: RbacAuthorizer | None = None,
+    ) -> None:
         self.model = model
         self.bookmark_interval = bookmark_interval
+        #: ``None``: permissive (every review is allowed, as with ``AlwaysAllow``)
+        self.authorizer = authorizer
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -144,6 +155,8 @@ class K8sApi:
                 raise method_not_allowed()
             return await self._watch(request, rt, info.namespace or None)
         dry_run = request.query.get("dryRun") == "All"
+        if rt is SELFSUBJECTACCESSREVIEWS and verb == "create":
+            return await self._self_review(request)
         if verb == "create":
             body, _ = await read_body(request, rt, patch=False)
             body, warnings = validate_fields(request, rt, body)
@@ -239,6 +252,51 @@ class K8sApi:
             bookmark_interval=self.bookmark_interval,
         )  # fmt: skip
 
+    async def _self_review(self, request: web.Request) -> web.Response:
+        """``kubectl auth can-i``: may the caller do this? (K8S
+        ``pkg/registry/authorization/selfsubjectaccessreview/rest.go``: 201, the review with
+        ``status.allowed``/``reason``; nothing is stored)."""
+        body, _ = await read_body(request, SELFSUBJECTACCESSREVIEWS, patch=False)
+        spec = body.get("spec") if isinstance(body, dict) else None
+        if not isinstance(spec, dict):
+            spec = {}
+        res, nonres = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+        if not isinstance(res, dict) and not isinstance(nonres, dict):
+            raise invalid(
+                "SelfSubjectAccessReview.authorization.k8s.io", "",
+                [FieldError("spec.resourceAttributes", "Invalid",
+                            "exactly one of nonResourceAttributes or resourceAttributes must be "
+                            "specified", "null", raw=True)],
+                group="authorization.k8s.io", kind="SelfSubjectAccessReview",
+            )  # fmt: skip
+        path = "/"
+        if isinstance(res, dict):
+            info = RequestInfo(
+                True, str(res.get("verb", "")), str(res.get("group", "")),
+                str(res.get("version", "")), str(res.get("namespace", "")),
+                str(res.get("resource", "")), str(res.get("subresource", "")),
+                str(res.get("name", "")),
+            )  # fmt: skip
+        else:
+            assert isinstance(nonres, dict)
+            info = RequestInfo(False, str(nonres.get("verb", "")))
+            path = str(nonres.get("path", "/"))
+        status: Obj = {"allowed": True}
+        if self.authorizer is not None:
+            user = request.get(K8S_USER_KEY, "system:anonymous")
+            decision = self.authorizer.authorize(info, user, path)
+            status = {"allowed": decision.allowed}
+            if decision.reason:
+                status["reason"] = decision.reason
+        review = {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": status,
+        }
+        return json_response(review, status=201)
+
     async def _scale(self, request: web.Request, info: RequestInfo) -> web.Response:
         dry_run = request.query.get("dryRun") == "All"
         if info.verb == "get":
@@ -305,10 +363,14 @@ def openapi_response(request: web.Request) -> web.Response | None:
 
 
 def add_k8s_routes(
-    app: web.Application, model: K8sModel, *, request_log: RequestLog | None = None
+    app: web.Application,
+    model: K8sModel,
+    *,
+    request_log: RequestLog | None = None,
+    authorizer: RbacAuthorizer | None = None,
 ) -> None:
     """``GET``/``DELETE /_sim/requests`` (the request log), then the API itself."""
-    api = K8sApi(model)
+    api = K8sApi(model, authorizer=authorizer)
     if request_log is not None:
         log = request_log
 
@@ -337,10 +399,11 @@ def build_k8s_app(
     if request_log is not None:
         outer.append(request_log_middleware(request_log, model))
     outer.append(auth_middleware(auth or K8sAuth()))
-    if rbac:
-        outer.append(rbac_middleware(RbacAuthorizer(model)))
+    authorizer = RbacAuthorizer(model) if rbac else None
+    if authorizer is not None:
+        outer.append(rbac_middleware(authorizer))
     app = web.Application(middlewares=[*outer, *middlewares])
-    add_k8s_routes(app, model, request_log=request_log)
+    add_k8s_routes(app, model, request_log=request_log, authorizer=authorizer)
     return app
 
 

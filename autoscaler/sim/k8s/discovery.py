@@ -22,6 +22,7 @@ from autoscaler.sim.k8s.types import (
     PVCS,
     ROLEBINDINGS,
     ROLES,
+    SELFSUBJECTACCESSREVIEWS,
     SERVICEACCOUNTS,
     STATEFULSETS,
     Obj,
@@ -47,6 +48,7 @@ SERVED: dict[tuple[str, str], tuple[ResourceType, ...]] = {
     ("coordination.k8s.io", "v1"): (LEASES,),
     ("events.k8s.io", "v1"): (EVENTS_V1,),
     ("rbac.authorization.k8s.io", "v1"): (ROLES, ROLEBINDINGS, CLUSTERROLES, CLUSTERROLEBINDINGS),
+    ("authorization.k8s.io", "v1"): (SELFSUBJECTACCESSREVIEWS,),
 }
 
 

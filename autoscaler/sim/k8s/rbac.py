@@ -46,6 +46,12 @@ from autoscaler.sim.k8s.types import (
 )
 
 SA_PREFIX = "system:serviceaccount:"
+#: ``system:basic-user`` (bootstrap policy) lets every authenticated user review itself.
+SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectrulesreviews")
+BASIC_USER_REASON = (
+    'RBAC: allowed by ClusterRoleBinding "system:basic-user" of ClusterRole "system:basic-user" '
+    'to Group "system:authenticated"'
+)
 #: non-resource paths the bootstrap policy opens to everyone (system:discovery et al.).
 PUBLIC_PATHS = ("/api", "/apis", "/version", "/healthz", "/livez", "/readyz", "/openapi")
 
@@ -73,6 +79,31 @@ def _subject_matches(subject: Mapping[str, Any], user: str, groups: Iterable[str
         namespace = subject.get("namespace") or binding_namespace
         return bool(user == f"{SA_PREFIX}{namespace}:{name}")
     return False
+
+
+def _first_match(
+    binding: Mapping[str, Any], user: str, groups: Iterable[str], namespace: str
+) -> Mapping[str, Any] | None:
+    for subject in binding.get("subjects") or []:
+        if isinstance(subject, Mapping) and _subject_matches(subject, user, groups, namespace):
+            return subject
+    return None
+
+
+def _describe(binding: Mapping[str, Any], subject: Mapping[str, Any], namespace: str) -> str:
+    """``clusterRoleBindingDescriber`` / ``roleBindingDescriber`` + ``describeSubject``
+    (``pkg/registry/rbac/validation/rule.go``)."""
+    ref = binding.get("roleRef") or {}
+    meta = binding.get("metadata") or {}
+    if subject.get("kind") == "ServiceAccount":
+        who = f'ServiceAccount "{subject.get("name", "")}/{subject.get("namespace") or namespace}"'
+    else:
+        who = f'{subject.get("kind", "")} "{subject.get("name", "")}"'
+    if namespace:
+        name = f'RoleBinding "{meta.get("name", "")}/{namespace}"'
+    else:
+        name = f'ClusterRoleBinding "{meta.get("name", "")}"'
+    return f'{name} of {ref.get("kind", "")} "{ref.get("name", "")}" to {who}'
 
 
 def _has(values: Iterable[str], wanted: str) -> bool:
@@ -121,28 +152,40 @@ class RbacAuthorizer:
         return items
 
     def authorize(self, info: RequestInfo, user: str, path: str) -> Decision:
+        """Allowed with ``RBAC: allowed by <binding>`` (``authorizingVisitor``), or denied with
+        the reason of ``rbac.go`` (empty unless a bound role is missing)."""
         if not info.is_resource_request and (
             path == "/" or any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS)
         ):
             return Decision(True)
+        if (
+            info.is_resource_request
+            and info.group == "authorization.k8s.io"
+            and info.resource in SELF_REVIEWS
+            and info.verb == "create"
+            and user != "system:anonymous"
+        ):
+            return Decision(True, BASIC_USER_REASON)
         groups = groups_of(user)
         errors: list[str] = []
         for binding in self._objects(CLUSTERROLEBINDINGS, None):
-            if not any(
-                _subject_matches(s, user, groups, "") for s in binding.get("subjects") or []
-            ):
+            subject = _first_match(binding, user, groups, "")
+            if subject is None:
                 continue
-            rules = self._role_rules(binding.get("roleRef") or {}, "", errors)
+            ref = binding.get("roleRef") or {}
+            rules = self._role_rules(ref, "", errors)
             if any(rule_allows(r, info, path) for r in rules):
-                return Decision(True)
+                return Decision(True, "RBAC: allowed by " + _describe(binding, subject, ""))
         if info.is_resource_request and info.namespace:
             for binding in self._objects(ROLEBINDINGS, info.namespace):
-                subjects = binding.get("subjects") or []
-                if not any(_subject_matches(s, user, groups, info.namespace) for s in subjects):
+                subject = _first_match(binding, user, groups, info.namespace)
+                if subject is None:
                     continue
-                rules = self._role_rules(binding.get("roleRef") or {}, info.namespace, errors)
+                ref = binding.get("roleRef") or {}
+                rules = self._role_rules(ref, info.namespace, errors)
                 if any(rule_allows(r, info, path) for r in rules):
-                    return Decision(True)
+                    reason = "RBAC: allowed by " + _describe(binding, subject, info.namespace)
+                    return Decision(True, reason)
         reason = f"RBAC: {', '.join(errors)}" if errors else ""
         if len(errors) > 1:
             reason = f"RBAC: [{', '.join(errors)}]"

@@ -112,6 +112,11 @@ SERVICEACCOUNTS = ResourceType(
     "", "v1", "serviceaccounts", "ServiceAccount", "serviceaccount", short_names=("sa",)
 )
 
+SELFSUBJECTACCESSREVIEWS = ResourceType(
+    "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
+    "selfsubjectaccessreview", namespaced=False, verbs=("create",),
+)  # fmt: skip
+
 #: Storage buckets: events.k8s.io/v1 is a view of the core/v1 event store.
 STORE_OF: dict[ResourceType, ResourceType] = {EVENTS_V1: EVENTS}
 

@@ -218,7 +218,7 @@ subjects: [{kind: ServiceAccount, name: scaler, namespace: elastic}]
 """
 
 
-async def test_kubectl_with_a_service_account_kubeconfig_is_held_to_its_role(
+async def test_kubectl_with_a_service_account_kubeconfig_is_held_to_its_role_and_can_ask(
     kubectl: Path, tmp_path: Path
 ) -> None:
     # kubectl sends its token over HTTPS only (API-BEHAVIOUR §8.1), hence k8s_security
@@ -251,3 +251,6 @@ async def test_kubectl_with_a_service_account_kubeconfig_is_held_to_its_role(
             'in API group "apps" in the namespace "elastic"'
         )
         assert twin.twin.k8s.scale_of("elastic", "es-data")["spec"]["replicas"] == 2
+        # kubectl auth can-i asks the server (SelfSubjectAccessReview) the same question
+        assert await as_sa("auth", "can-i", "get", "statefulsets", *NS) == (0, "yes")
+        assert await as_sa("auth", "can-i", "patch", "statefulsets/scale", *NS) == (1, "no")

@@ -128,3 +128,12 @@ def test_a_manifest_of_another_kind_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n")
     with pytest.raises(ValueError, match="kind 'Secret' is not one of Role"):
         load_rbac(K8sModel(clock=VirtualClock()), [path])
+
+
+def test_an_allowed_request_names_the_binding_that_allowed_it(authorizer: RbacAuthorizer) -> None:
+    decision = authorizer.authorize(req("get", "statefulsets", name="es-data"), SA, "/x")
+    assert decision.allowed
+    assert decision.reason == (
+        'RBAC: allowed by RoleBinding "scaler/elastic" of Role "scaler" to ServiceAccount '
+        '"es-autoscaler/elastic"'
+    )
