@@ -59,10 +59,12 @@ def write_vm_policy(
     down: str | None = None,
     poll: str = "300ms",
 ) -> Path:
-    """A policy file in ``directory`` with the twin playbooks copied to ``directory/ansible``
-    and named relative to the policy file (as the README tells users to do)."""
-    book = directory / "ansible"
+    """A policy file in ``directory`` with the twin playbooks copied to ``../ansible`` and
+    named relative to the policy file (as the README tells users to do; outside the policy
+    directory, whose every YAML file is read as a policy)."""
+    book = directory.parent / "ansible"
     book.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     for src in (
         scale_up or TWIN_PLAYBOOKS / "scale-up.yml",
         scale_down or TWIN_PLAYBOOKS / "scale-down.yml",
@@ -75,9 +77,9 @@ def write_vm_policy(
         "nodes": {"roles": ["data"]},
         "target": {
             "ansible": {
-                "scaleUp": f"ansible/{(scale_up or TWIN_PLAYBOOKS / 'scale-up.yml').name}",
-                "scaleDown": f"ansible/{(scale_down or TWIN_PLAYBOOKS / 'scale-down.yml').name}",
-                "inventory": "ansible/inventory.ini",
+                "scaleUp": f"../ansible/{(scale_up or TWIN_PLAYBOOKS / 'scale-up.yml').name}",
+                "scaleDown": f"../ansible/{(scale_down or TWIN_PLAYBOOKS / 'scale-down.yml').name}",
+                "inventory": "../ansible/inventory.ini",
                 "extraVars": {"sim_url": es_url, "join_after": "20s"} | (extra_vars or {}),
                 "timeout": timeout,
             }
