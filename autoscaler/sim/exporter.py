@@ -44,17 +44,24 @@ Rendering follows client_golang's text format 0.0.4 (``expfmt``): families sorte
 samples by their label values in label-name order, floats as Go's ``strconv.FormatFloat(v,
 'g', -1, 64)`` (``1.073741824e+09``).
 
+It behaves as the exporter run with ``--es.all`` (every node's stats; the default asks only
+``_nodes/_local/stats``). A collection that would fail yields that collector's series not at
+all and its ``_up`` gauge 0, as ``Collect`` returns on error: an ES-side wire fault of the twin
+(``error``/``timeout``/``drop``, or ``latency`` ≥ the exporter's 5 s ``--es.timeout``) matching
+the request, peeked at without consuming it; or, for cluster health, no elected master (the
+exporter's health request is not ``local``, so ES answers 503 — inferred).
+
 Differences from the real exporter, by design: no ``go_*``/``process_*``/build-info series, no
-``elasticsearch_scrape_*`` (those belong to the optional collectors), and the twin's HTTP-level
-fault injection does not reach this endpoint (it reads the model directly); a cluster without
-an elected master yields no cluster-health series and ``cluster_health_up 0`` — inferred from
-the exporter's non-``local`` health request failing with 503 there.
+``elasticsearch_scrape_*`` (those belong to the optional collectors), no authentication (the
+twin reads its model in-process, whatever ``--security`` says).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -85,6 +92,7 @@ from autoscaler.sim.exporter_metrics import (
     THREAD_POOL_METRICS,
     Desc,
 )
+from autoscaler.sim.faults import FaultInjector
 from autoscaler.sim.loadmodel import ALL_METRICS
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -334,30 +342,62 @@ def render(families: Iterable[Family]) -> str:
 # --- the twin's endpoint ------------------------------------------------------------------
 
 
+#: the exporter's ``--es.timeout`` default (main.go): a slower answer is a failed collection.
+ES_TIMEOUT = 5.0
+NODES_STATS_PATH = "/_nodes/stats"  # with ``--es.all``; without it ``/_nodes/_local/stats``
+HEALTH_PATH = "/_cluster/health"
+
+
+def wire_fault_hits(faults: FaultInjector | None, path: str) -> bool:
+    """Would the exporter's ``GET path`` to the twin's ES side fail now? True when an active
+    ``error``/``timeout``/``drop`` fault (or a ``latency`` of at least ``ES_TIMEOUT``) for
+    ``es``/``any`` matches it. Peeked at, never consumed: a fault with a ``count`` is left to
+    the requests it was set up for."""
+    if faults is None:
+        return False
+    for fault in faults.active():
+        kind = fault["type"]
+        if kind not in ("error", "timeout", "drop", "latency"):
+            continue
+        if fault.get("app") not in ("any", "es"):
+            continue
+        method = fault.get("method")
+        if method is not None and str(method).upper() != "GET":
+            continue
+        pattern = fault.get("path")
+        if pattern is not None and re.search(str(pattern), path) is None:
+            continue
+        if kind == "latency" and float(fault.get("seconds", 0.0)) < ES_TIMEOUT:
+            continue
+        return True
+    return False
+
+
 def twin_bodies(
-    cluster: Cluster, request: web.Request
+    cluster: Cluster, request: web.Request, *, faults: FaultInjector | None = None
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The ``GET /_nodes/stats`` and ``GET /_cluster/health`` bodies the exporter would get
-    from the twin right now, built by the twin's own handlers' body builders."""
+    """The ``GET /_nodes/stats`` and ``GET /_cluster/health`` bodies the exporter (run with
+    ``--es.all``) would get from the twin right now, built by the twin's own handlers' body
+    builders; ``None`` for a request that would fail (a matching wire fault, or no elected
+    master for the health request, which is not ``local``)."""
     api = EsApi(cluster)
-    try:
-        stats: dict[str, Any] | None = api.nodes_stats_body(None, frozenset(ALL_METRICS), None)
-    except EsError:
-        stats = None
+    stats: dict[str, Any] | None = None
+    if not wire_fault_hits(faults, NODES_STATS_PATH):
+        with contextlib.suppress(EsError):
+            stats = api.nodes_stats_body(None, frozenset(ALL_METRICS), None)
     health: dict[str, Any] | None = None
-    if cluster.master() is not None:  # the exporter's health call is not ``local``
-        try:
-            health, _ = api.health_body(request.clone(rel_url="/_cluster/health"), None)
-        except EsError:
-            health = None
+    if cluster.master() is not None and not wire_fault_hits(faults, HEALTH_PATH):
+        with contextlib.suppress(EsError):
+            health, _ = api.health_body(request.clone(rel_url=HEALTH_PATH), None)
     return stats, health
 
 
-def build_exporter_app(cluster: Cluster) -> web.Application:
-    """``GET /metrics`` (the exposition) and ``GET /`` (a landing page, as the exporter has)."""
+def build_exporter_app(cluster: Cluster, *, faults: FaultInjector | None = None) -> web.Application:
+    """``GET /metrics`` (the exposition) and ``GET /`` (a landing page, as the exporter has).
+    With ``faults`` (the twin's injector), ES-side wire faults reach the exporter too."""
 
     async def metrics(request: web.Request) -> web.Response:
-        stats, health = twin_bodies(cluster, request)
+        stats, health = twin_bodies(cluster, request, faults=faults)
         body = exposition_from_bodies(stats, health).encode()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 

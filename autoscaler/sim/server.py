@@ -240,7 +240,7 @@ async def run_twin(
         k8s_runner, k8s_bound = await _serve(k8s_app, host, k8s_port, k8s_ctx)
         runners.append(k8s_runner)
         exporter_runner, exporter_bound = await _serve(
-            build_exporter_app(twin.cluster), host, exporter_port
+            build_exporter_app(twin.cluster, faults=twin.faults), host, exporter_port
         )
         runners.append(exporter_runner)
         k8s_url = _url(host, k8s_bound, "https" if k8s_ctx else "http")

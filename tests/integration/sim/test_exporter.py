@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch
 from prometheus_client.parser import text_string_to_metric_families
 
 from autoscaler.sim.exporter import (
@@ -246,6 +246,51 @@ async def test_relocations_show_in_the_exporter_as_in_cluster_health(
         got.value("elasticsearch_cluster_health_initializing_shards", cluster=name)
         == (health["initializing_shards"])
     )
+
+
+async def test_an_es_wire_fault_on_node_stats_fails_that_collection_without_consuming_it(
+    running: RunningTwin, es: AsyncElasticsearch
+) -> None:
+    fault = running.twin.faults.add(
+        {"type": "error", "app": "es", "path": "^/_nodes/stats", "status": 503, "count": 1}
+    )
+    _, text = await scrape(running)
+    got = parse(text, reference())
+    assert got.value("elasticsearch_node_stats_up") == 0
+    assert "elasticsearch_os_cpu_percent" not in got.families
+    assert got.value("elasticsearch_cluster_health_up") == 1  # the other collector is fine
+    assert got.value("elasticsearch_cluster_health_number_of_nodes") == 3
+    # the fault is still there for the request it was set up for
+    (still,) = [f for f in running.twin.faults.active() if f["id"] == fault["id"]]
+    assert still["fired"] == 0
+    with pytest.raises(ApiError) as refused:
+        await es.nodes.stats()
+    assert refused.value.meta.status == 503
+    assert not [f for f in running.twin.faults.active() if f["id"] == fault["id"]]
+    _, text = await scrape(running)
+    assert parse(text, reference()).value("elasticsearch_node_stats_up") == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "fails"),
+    [
+        ({"type": "timeout", "app": "any", "path": "health"}, True),
+        ({"type": "drop", "app": "es", "path": "health", "method": "GET"}, True),
+        ({"type": "latency", "app": "es", "path": "health", "seconds": 5}, True),
+        ({"type": "latency", "app": "es", "path": "health", "seconds": 1}, False),
+        ({"type": "error", "app": "es", "path": "health", "method": "PUT"}, False),
+        ({"type": "error", "app": "k8s", "path": "health"}, False),
+    ],
+)
+async def test_wire_faults_reach_the_health_collection_as_the_exporter_would_see_them(
+    running: RunningTwin, fault: dict[str, Any], fails: bool
+) -> None:
+    running.twin.faults.add(fault)
+    _, text = await scrape(running)
+    got = parse(text, reference())
+    assert got.value("elasticsearch_cluster_health_up") == (0 if fails else 1)
+    assert ("elasticsearch_cluster_health_status" in got.families) is not fails
+    assert got.value("elasticsearch_node_stats_up") == 1
 
 
 def test_a_failed_health_request_drops_the_health_series_and_sets_its_up_gauge_to_0() -> None:
