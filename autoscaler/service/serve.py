@@ -345,32 +345,44 @@ class Service:
         )
 
     async def _refresh_replicas(self, names: list[str], result: PollResult) -> None:
+        # One read per target per poll, shared by every policy sizing it; reads of different
+        # targets run concurrently (issue 10), each bounded on its own.
+        by_target: dict[str, list[str]] = {}
         for name in names:
             reader = self._readers.get(name)
             rt = self.runtime.policies.get(name)
             if rt is None:
                 continue
             if reader is not None:
-                # bounded whatever the target does: a hung API must show, not freeze the
-                # policy (issue 9 item 2); the read's own timeout usually answers first
-                bound = target_read_timeout(rt.policy)
-                try:
-                    async with asyncio.timeout(bound):
-                        replicas = await reader.current_replicas()
-                    self.runtime.set_replicas(name, replicas)
-                except TargetUnavailable as e:
-                    self.runtime.set_replicas(name, None, error=str(e))
-                except TimeoutError:
-                    error = f"kubernetes API did not answer within {bound:g}s"
-                    self.runtime.set_replicas(name, None, error=error)
-                except Exception as e:  # anything else a client lets escape
-                    error = f"reading the target failed: {type(e).__name__}: {e}"
-                    self.runtime.set_replicas(name, None, error=error)
+                by_target.setdefault(reader.key, []).append(name)  # statefulset/NS/NAME
             elif rt.policy.target is None or rt.policy.target.ansible is not None:
                 # VM clusters: the tier's size is the number of its nodes Elasticsearch sees.
                 tier = result.tiers.get(name)
                 if result.ok and tier is not None:
                     self.runtime.set_replicas(name, tier.node_count)
+        if by_target:
+            await asyncio.gather(*(self._read_replicas(group) for group in by_target.values()))
+
+    async def _read_replicas(self, names: list[str]) -> None:
+        """Read one target's size once and give it (or the error) to every policy in ``names``."""
+        reader = self._readers[names[0]]
+        # bounded whatever the target does: a hung API must show, not freeze the policy
+        # (issue 9 item 2); the read's own timeout usually answers first
+        bound = max(target_read_timeout(self.runtime.policies[n].policy) for n in names)
+        replicas: int | None = None
+        error: str | None = None
+        try:
+            async with asyncio.timeout(bound):
+                replicas = await reader.current_replicas()
+        except TargetUnavailable as e:
+            error = str(e)
+        except TimeoutError:
+            error = f"kubernetes API did not answer within {bound:g}s"
+        except Exception as e:  # anything else a client lets escape
+            error = f"reading the target failed: {type(e).__name__}: {e}"
+        for name in names:
+            if name in self.runtime.policies:
+                self.runtime.set_replicas(name, replicas, error=error)
 
     # -- webhook ------------------------------------------------------------------------------
 
