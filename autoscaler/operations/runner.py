@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from autoscaler.core.durations import format_duration
 from autoscaler.core.operation import (
     Announcement,
     Operation,
@@ -53,6 +54,15 @@ T = TypeVar("T")
 _STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
 LONG_POLL_SECONDS = 30.0
 """Server-side ``timeout`` of one health long-poll (the client waits longer)."""
+STALL_SECONDS = 120.0
+"""A drain with copies left and nothing relocating for this long has stalled (a shard that
+cannot move: allocation filters, ``total_shards_per_node``, a full disk) — fail early
+instead of waiting out ``drainTimeout`` (at most a quarter of it)."""
+
+
+def stall_window(drain_timeout: float) -> float:
+    """How long a drain may show no movement at all before it counts as stalled."""
+    return min(STALL_SECONDS, drain_timeout / 4)
 
 
 def target_key(policy: Policy) -> str | None:
@@ -390,7 +400,7 @@ class Runner:
         self,
         op: Operation,
         b: Binding,
-        check: Callable[[], Awaitable[str | None]],
+        check: Callable[[], Awaitable[str | Outcome | None]],
         *,
         what: str,
     ) -> Outcome:
@@ -404,6 +414,8 @@ class Runner:
             began = loop.time()
             try:
                 done = await check()
+                if isinstance(done, Outcome):
+                    return done
                 if done is not None:
                     return Outcome("done", done)
                 last_error = ""
@@ -597,10 +609,29 @@ class Runner:
         return Outcome("done", f"excluded {', '.join(op.victims)} from allocation")
 
     async def _draining(self, op: Operation, b: Binding) -> Outcome:
-        async def check() -> str | None:
+        window = stall_window(b.policy.safety.drainTimeout)
+        progress: tuple[int, float] | None = None  # (copies left, since when unchanged+idle)
+
+        async def check() -> str | Outcome | None:
+            nonlocal progress
             copies = await b.admin.shard_copies_on(op.victims)
-            if sum(copies.get(v, 0) for v in op.victims) == 0:
+            left = sum(copies.get(v, 0) for v in op.victims)
+            if left == 0:
                 return f"{', '.join(op.victims)} hold no shard copies"
+            # a stall: copies still on the victims, none leaving, nothing moving anywhere
+            # for a while (not just the moment after the exclusion, before the allocator acts)
+            h = await b.admin.health(timeout=0)
+            now = self.clock()
+            moving = h.relocating_shards + h.initializing_shards > 0
+            if moving or progress is None or progress[0] != left:
+                progress = (left, now)
+            elif now - progress[1] >= window:
+                on = ", ".join(f"{v} {copies.get(v, 0)}" for v in op.victims)
+                return Outcome(
+                    "timeout",
+                    f"drain stalled: nothing moved for {format_duration(window)} "
+                    f"with shard copies left on the victims ({on})",
+                )
             return None
 
         async def still_on() -> str:

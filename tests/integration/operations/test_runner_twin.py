@@ -155,11 +155,12 @@ async def test_removing_master_eligible_nodes_that_would_lose_quorum_is_refused(
             assert state["settings"]["excluded_names"] == []
 
 
-async def test_drain_stall_times_out_removes_our_exclusion_and_leaves_replicas(
+async def test_a_stalled_drain_fails_early_removes_our_exclusion_and_leaves_replicas(
     tmp_path: Path,
 ) -> None:
     async with small_twin(nodes=4) as twin:
-        policy = make_policy(es_url=twin.es_url, safety={"drainTimeout": "2s"})
+        # stall window: a quarter of drainTimeout (2 s), well before the timeout itself
+        policy = make_policy(es_url=twin.es_url, safety={"drainTimeout": "8s"})
         async with rig(twin, policy, state_dir=tmp_path) as r:
             rows = await r.es.cat.shards(format="json", h="index,shard,node")
             on_victim = next(x for x in rows if x["node"] == "es-data-3")
@@ -173,8 +174,8 @@ async def test_drain_stall_times_out_removes_our_exclusion_and_leaves_replicas(
             )
             op = await r.run(to=3)
             assert op.state == "failed"
-            assert "draining timed out" in (op.failure or "")
-            assert "es-data-3" in (op.failure or "")
+            assert "drain stalled: nothing moved for 2s" in (op.failure or "")
+            assert "es-data-3 1" in (op.failure or "")  # the pinned copy is still there
             state = await es_state(twin)
             assert state["settings"]["excluded_names"] == []
             assert state["voting_config_exclusions"] == []
@@ -182,6 +183,22 @@ async def test_drain_stall_times_out_removes_our_exclusion_and_leaves_replicas(
             events = await r.events()
             failed = [e for e in events if e.reason == "ScaleFailed"]
             assert [e.type for e in failed] == ["Warning"]
+            assert state["invariants"] == []
+
+
+async def test_a_drain_that_outlasts_drain_timeout_fails_and_leaves_replicas(
+    tmp_path: Path,
+) -> None:
+    async with small_twin(nodes=4) as twin:
+        policy = make_policy(es_url=twin.es_url, safety={"drainTimeout": "500ms"})
+        async with rig(twin, policy, state_dir=tmp_path) as r:
+            op = await r.run(to=3)
+            assert op.state == "failed"
+            assert "draining timed out" in (op.failure or "")
+            state = await es_state(twin)
+            assert state["settings"]["excluded_names"] == []
+            assert await r.target.current_replicas() == 4
+            assert "scaling" not in [s.phase for s in op.history]
             assert state["invariants"] == []
 
 
