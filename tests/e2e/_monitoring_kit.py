@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _e2e_kit import PROMETHEUS, Process, free_port, http_ok, wait_until
+from _e2e_kit import ALERTMANAGER, PROMETHEUS, Alertmanager, Process, free_port, http_ok, wait_until
 
 REPO = Path(__file__).parents[2]
 FILES = REPO / "helm" / "es-autoscaler" / "files"
@@ -121,3 +121,28 @@ async def start_prometheus(
     )
     await wait_until(lambda: http_ok(f"{url}/-/ready"), what="Prometheus ready", procs=(proc,))
     return Prometheus(url=url, process=proc)
+
+
+async def start_alertmanager(
+    processes: Callable[..., Process], home: Path, config: str
+) -> Alertmanager:
+    """The real Alertmanager on 127.0.0.1 with ``config`` (e.g. ``alertmanager_config_for_test``),
+    no clustering, ready when this returns (stopped by the ``processes`` fixture)."""
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    (home / "alertmanager.yml").write_text(config)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = processes(
+        "alertmanager",
+        [
+            str(ALERTMANAGER),
+            f"--config.file={home / 'alertmanager.yml'}",
+            f"--storage.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.external-url={url}",
+            "--cluster.listen-address=",
+        ],
+        log=home / "alertmanager.log",
+    )
+    await wait_until(lambda: http_ok(f"{url}/-/ready"), what="Alertmanager ready", procs=(proc,))
+    return Alertmanager(url=url, process=proc)

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from _e2e_kit import PROMETHEUS, Process, require_binary, wait_until
+from _e2e_kit import ALERTMANAGER, PROMETHEUS, Process, require_binary, wait_until
 from _monitoring_kit import (
     ALERTMANAGER_CONFIG,
     DASHBOARD,
@@ -30,6 +30,7 @@ from _monitoring_kit import (
     host_port,
     prometheus_config,
     rules_for_test,
+    start_alertmanager,
     start_prometheus,
 )
 from service_kit import TOKEN, start_service
@@ -306,37 +307,84 @@ async def saturated_twin() -> AsyncIterator[RunningTwin]:
         yield t
 
 
-async def test_the_shipped_rules_fire_on_the_twins_exporter_metrics_unchanged_under_load(
+async def test_the_shipped_rules_fire_on_the_twins_exporter_and_the_shipped_route_delivers_them(
     tmp_path: Path,
     saturated_twin: RunningTwin,
     processes: Callable[..., Process],
 ) -> None:
     """Rules written for the real exporter work on the twin's: a saturated search tier raises
-    the CPU, latency and rejection alerts for its cluster, with the routing label; the disk
-    alert (54 % used) stays quiet."""
+    the CPU, latency and rejection alerts for its cluster, with the routing label, and the disk
+    alert (54 % used) stays quiet; the shipped Alertmanager route delivers them to a real
+    service's webhook with the bearer token from a ``credentials_file``."""
     require_binary(PROMETHEUS)
+    require_binary(ALERTMANAGER)
     twin = saturated_twin
     assert twin.exporter_url is not None
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(rules_for_test(for_="2s", window="30s"))
-    config = prometheus_config(
-        targets={"elasticsearch": host_port(twin.exporter_url)}, rule_files=[rules]
-    )
-    prom = await start_prometheus(processes, tmp_path / "prometheus", config)
-    expected = {"EsHighCpu", "EsSearchLatencyHigh", "EsSearchRejections"}
-    firing: dict[str, dict[str, str]] = {}
-
-    async def all_expected_fire() -> bool:
-        async with aiohttp.ClientSession() as http:
-            got = await query(http, prom.url, 'ALERTS{alertstate="firing"}')
-        firing.clear()
-        for sample in got["data"]["result"]:
-            firing[sample["metric"]["alertname"]] = sample["metric"]
-        return expected <= set(firing)
-
-    await wait_until(all_expected_fire, what=f"{expected} firing", procs=(prom.process,))
     cluster = twin.twin.cluster.cluster_name
-    for name in expected:
-        assert firing[name]["cluster"] == cluster
-        assert firing[name]["autoscaler"] == "es-autoscaler"
-    assert "EsDiskFilling" not in firing
+    service, service_url = await start_service(
+        tmp_path,
+        twin,
+        name="search-tier",
+        when_up=f"{{alert: EsHighCpu, labels: {{cluster: {cluster}}}, for: 1m}}",
+        mode="dry-run",
+    )
+    try:
+        token_file = tmp_path / "webhook-token"
+        token_file.write_text(TOKEN + "\n")
+        am = await start_alertmanager(
+            processes,
+            tmp_path / "alertmanager",
+            alertmanager_config_for_test(
+                webhook_url=f"{service_url}/webhook/alertmanager", credentials_file=token_file
+            ),
+        )
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(rules_for_test(for_="2s", window="30s"))
+        config = prometheus_config(
+            targets={"elasticsearch": host_port(twin.exporter_url)},
+            rule_files=[rules],
+            alertmanager=host_port(am.url),
+        )
+        prom = await start_prometheus(processes, tmp_path / "prometheus", config)
+        procs = (prom.process, am.process)
+        expected = {"EsHighCpu", "EsSearchLatencyHigh", "EsSearchRejections"}
+        firing: dict[str, dict[str, str]] = {}
+
+        async def all_expected_fire() -> bool:
+            async with aiohttp.ClientSession() as http:
+                got = await query(http, prom.url, 'ALERTS{alertstate="firing"}')
+            firing.clear()
+            for sample in got["data"]["result"]:
+                firing[sample["metric"]["alertname"]] = sample["metric"]
+            return expected <= set(firing)
+
+        await wait_until(all_expected_fire, what=f"{expected} firing", procs=procs)
+        for name in expected:
+            assert firing[name]["cluster"] == cluster
+            assert firing[name]["autoscaler"] == "es-autoscaler"
+        assert "EsDiskFilling" not in firing
+
+        delivered: list[dict[str, Any]] = []
+
+        async def the_service_holds_the_alert_firing() -> bool:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{service_url}/api/v1/alerts", params={"state": "firing"}) as resp,
+            ):
+                delivered[:] = (await resp.json())["alerts"]
+            return any(a["alertname"] == "EsHighCpu" for a in delivered)
+
+        await wait_until(
+            the_service_holds_the_alert_firing, what="EsHighCpu at the service", procs=procs
+        )
+        (alert,) = [a for a in delivered if a["alertname"] == "EsHighCpu"]
+        assert alert["labels"]["cluster"] == cluster
+        registry = service.metrics.registry
+        assert registry.get_sample_value(
+            "esas_webhook_requests_total", {"code": "200", "reason": "ok"}
+        )
+        assert not registry.get_sample_value(
+            "esas_webhook_requests_total", {"code": "401", "reason": "auth"}
+        )
+    finally:
+        await service.stop()
