@@ -57,7 +57,8 @@ LONG_POLL_SECONDS = 30.0
 STALL_SECONDS = 120.0
 """A drain with copies left and nothing relocating for this long has stalled (a shard that
 cannot move: allocation filters, ``total_shards_per_node``, a full disk) — fail early
-instead of waiting out ``drainTimeout`` (at most a quarter of it)."""
+instead of waiting out ``drainTimeout`` (at most a quarter of it). The same window lets a
+scale-up confirm new nodes that stay empty in a quiet cluster (fewer shards than nodes)."""
 
 
 def stall_window(drain_timeout: float) -> float:
@@ -563,8 +564,11 @@ class Runner:
 
     async def _rebalancing(self, op: Operation, b: Binding) -> Outcome:
         before = _STATUS_RANK.get(op.health_before or "green", 0)
+        settle = stall_window(b.policy.safety.rebalanceTimeout)
+        quiet_since: float | None = None
 
         async def check() -> str | None:
+            nonlocal quiet_since
             remaining = max(1.0, self._deadline(op, b) - self.clock())
             h = await b.admin.health(
                 wait_for_no_relocating_shards=True,
@@ -573,14 +577,26 @@ class Runner:
                 timeout=min(LONG_POLL_SECONDS, remaining),
             )
             if h.timed_out or h.relocating_shards or h.initializing_shards:
+                quiet_since = None
                 return None
             if _STATUS_RANK.get(h.status, 2) > max(before, 0):
+                quiet_since = None
                 return None
             copies = await b.admin.shard_copies_on(op.joining)
-            if any(copies.get(name, 0) == 0 for name in op.joining):
-                return None  # the allocator has not acted yet: not rebalanced, just early
-            held = ", ".join(f"{n} {copies[n]}" for n in op.joining)
-            return f"no relocating or initializing shards, health {h.status}; copies: {held}"
+            held = ", ".join(f"{n} {copies.get(n, 0)}" for n in op.joining)
+            if all(copies.get(name, 0) > 0 for name in op.joining):
+                return f"no relocating or initializing shards, health {h.status}; copies: {held}"
+            # Right after a join, health can say "nothing relocating" before the allocator has
+            # acted: an empty new node is not rebalanced, just early. Only a cluster that stays
+            # quiet for the settle window really has nothing to move (fewer shards than nodes).
+            now = self.clock()
+            quiet_since = now if quiet_since is None else quiet_since
+            if now - quiet_since >= settle:
+                return (
+                    f"nothing moved for {format_duration(settle)}, health {h.status}; "
+                    f"copies: {held} (no shard to rebalance onto the new nodes)"
+                )
+            return None
 
         return await self._wait(op, b, check, what="shards did not finish rebalancing")
 

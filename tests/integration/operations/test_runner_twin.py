@@ -74,6 +74,19 @@ async def test_scale_up_confirms_only_after_relocations_ended_and_the_new_node_h
         assert stored.last_confirmed[r.target.key] == current.confirmed_at
 
 
+async def test_a_new_node_left_empty_by_a_quiet_cluster_is_confirmed_after_the_settle_window(
+    tmp_path: Path,
+) -> None:
+    tiny = (IndexSpec("tiny", 1, 1, GIB // 8),)  # 2 copies for 4 nodes: nothing to move
+    async with small_twin(indices=tiny) as twin:
+        policy = make_policy(es_url=twin.es_url, safety={"rebalanceTimeout": "8s"})
+        async with rig(twin, policy, state_dir=tmp_path) as r:
+            op = await r.run(to=4)
+            assert op.state == "confirmed", op.failure
+            assert "nothing moved for 2s" in op.history[-1].detail
+            assert "es-data-3 0" in op.history[-1].detail
+
+
 async def test_scale_down_drains_the_highest_ordinal_first_and_keeps_the_users_exclusion(
     tmp_path: Path,
 ) -> None:
