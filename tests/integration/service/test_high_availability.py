@@ -345,3 +345,147 @@ async def test_a_webhook_sent_to_the_follower_reaches_the_leaders_decision_and_i
         finally:
             for p in procs:
                 p.stop()
+
+
+async def test_a_leader_that_cannot_renew_stops_acting_and_resumes_when_it_can_again(
+    tmp_path: Path,
+) -> None:
+    async with ha_twin(tmp_path) as twin:
+        write_policy(
+            tmp_path,
+            twin.es_url,
+            when_up=None,
+            when_down="{metric: cpu, aggregate: avg, below: 20, for: 1s}",
+        )
+        rows = await sim(twin, "GET", "/_cat/shards?format=json&h=index,shard,node")
+        row = next(r for r in rows if r["node"] == f"{STS}-3")
+        pin = await sim(twin, "POST", "/_sim/faults",
+                        {"type": "pin_shard", "index": row["index"], "shard": int(row["shard"])})  # fmt: skip
+        a = replica(tmp_path, twin, "esas-a")
+        try:
+            await a.started()
+            await sim(twin, "PUT", "/_sim/workload", {"search": 0.0, "index": 0.0})
+
+            async def draining() -> dict[str, Any] | None:
+                ops = (await a.get("/api/v1/operations"))["operations"]
+                run = [o for o in ops if o["state"] == "running" and o["phase"] == "draining"]
+                return run[0] if run else None
+
+            held = await eventually(draining, what="the leader's scale-down to drain")
+            # the Lease API fails from now on: the leader cannot renew
+            await sim(twin, "POST", "/_sim/faults",
+                      {"type": "error", "app": "k8s", "status": 503, "path": "/leases"})  # fmt: skip
+
+            async def stepped_down() -> bool:
+                return not (await leader_view(a))["leader"]
+
+            await eventually(stepped_down, what="the leader to step down")
+            mark = len(await requests(twin))
+            # the drain can now complete: an acting replica would scale right after
+            await sim(twin, "DELETE", f"/_sim/faults/{pin['added'][0]['id']}")
+
+            async def drained() -> bool:
+                rows = await sim(twin, "GET", "/_cat/shards?format=json&h=index,shard,node")
+                return not [r for r in rows if f"{STS}-3" in (r["node"] or "")]
+
+            await eventually(drained, what="the victim to hold no shard copy")
+            # a bounded window of several poll intervals and runner ticks: still nothing
+            await _sleep(1.5)
+            assert writers((await requests(twin))[mark:]) == set()
+            assert [o["phase"] for o in (await a.get("/api/v1/operations"))["operations"]] == [
+                "draining"
+            ]
+            assert [r for r in a.lines() if r.get("event") == "stopped_acting"]
+
+            await sim(twin, "DELETE", "/_sim/faults")  # the Lease API is back
+
+            async def finished() -> dict[str, Any] | None:
+                ops = (await a.get("/api/v1/operations"))["operations"]
+                done = [o for o in ops if o["id"] == held["id"] and o["state"] != "running"]
+                return done[0] if done else None
+
+            op = await eventually(finished, what="the re-elected leader to finish", deadline_s=60)
+            assert op["state"] == "confirmed", op["failure"]
+            state = (await sim(twin, "GET", "/_sim/state"))["elasticsearch"]
+            assert state["invariants"] == []
+        finally:
+            a.stop()
+
+
+async def test_a_follower_that_knows_no_leader_url_answers_503_with_retry_after(
+    tmp_path: Path,
+) -> None:
+    async with ha_twin(tmp_path) as twin:
+        write_policy(tmp_path, twin.es_url, when_up="{alert: EsHot}", when_down=None)
+        from kubernetes_asyncio import client, config
+
+        cfg = client.Configuration()
+        await config.load_kube_config(
+            config_file=str(twin.kubeconfigs[f"{NS}/esas-a"]), client_configuration=cfg
+        )
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        async with client.ApiClient(configuration=cfg) as api:
+            # a holder that advertises no URL (another version, or one without POD_IP)
+            await client.CoordinationV1Api(api).create_namespaced_lease(
+                NS,
+                {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": LEASE, "namespace": NS},
+                    "spec": {
+                        "holderIdentity": "ghost",
+                        "leaseDurationSeconds": 3600,
+                        "acquireTime": now,
+                        "renewTime": now,
+                    },
+                },
+            )
+        b = replica(tmp_path, twin, "esas-b")
+        try:
+            await b.started()
+
+            async def sees_ghost() -> dict[str, Any] | None:
+                v = await leader_view(b)
+                return v if v["holder"] == "ghost" else None
+
+            view = await eventually(sees_ghost, what="the follower to read the Lease")
+            assert view == {"identity": "esas-b", "leader": False, "holder": "ghost", "since": None}
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            status, body, headers = await b.post(
+                "/webhook/alertmanager", alert_payload("EsHot"), auth
+            )
+            assert status == 503, body
+            assert headers.get("Retry-After")
+            assert "EsHot" in str(await b.get("/api/v1/alerts"))  # applied locally all the same
+            assert "esas_leader 0.0" in await _text(b.url + "/metrics")
+        finally:
+            b.stop()
+
+
+async def test_without_leader_election_the_single_instance_acts_and_says_so(
+    tmp_path: Path,
+) -> None:
+    write_policy(tmp_path, "http://127.0.0.1:9", when_up="{alert: EsHot}", when_down=None)
+    args = [
+        "--policies", str(tmp_path / "policies"),
+        "--host", "127.0.0.1", "--port", "0",
+        "--webhook-token-file", str(tmp_path / "token"),
+        "--state-dir", str(tmp_path / "state"),
+        "--identity", "solo",
+    ]  # fmt: skip
+    # ESAS_LEADER_ELECTION is set (and no Kubernetes configuration exists): the flag wins
+    p = ServeProc(
+        tmp_path / "serve.log",
+        [*args, "--no-leader-election"],
+        env={"ESAS_LEADER_ELECTION": "ns/lease", "HOME": str(tmp_path)},
+    )
+    try:
+        await p.started()
+        view = await leader_view(p)
+        assert view["identity"] == "solo"
+        assert view["leader"] is True
+        assert view["holder"] == "solo"
+        assert view["since"] is not None
+        assert "esas_leader 1.0" in await _text(p.url + "/metrics")
+    finally:
+        p.stop()
