@@ -491,6 +491,15 @@ class Service:
             advertise_url=self._advertise_url(),
         )
         self.forwarder = Forwarder(identity=self.identity, leader_url=self.elector.leader_url)
+        if self.elector.advertise_url is None:
+            log.warning(
+                "no_advertise_url",
+                extra=fields(
+                    identity=self.identity,
+                    detail="followers cannot forward webhooks to this replica while it leads "
+                    "(they answer 503); set --advertise-url or POD_IP, or listen on one address",
+                ),
+            )
         self.metrics.leader.set(0)
         self._tasks.append(asyncio.create_task(self.elector.run(), name="leader-election"))
         self._tasks.append(asyncio.create_task(self._follow_leadership(), name="leadership"))
