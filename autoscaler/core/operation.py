@@ -398,6 +398,10 @@ def _advance(op: Operation, outcome: Outcome, *, now: float) -> Transition:
         if leaving:
             # our exclusions are in place: undo them, replicas unchanged
             return _cleanup_after_failure(op, now, detail)
+        if op.known_before is not None and op.joining:
+            # VMs: a playbook that failed part-way, after some new nodes appeared in the
+            # cluster: take those out through the safe path (drain, then scale-down playbook)
+            return _roll_back(op, now, detail)
         return _fail(op, now, detail)
 
     if phase in ("waiting_for_pods", "waiting_for_join"):

@@ -284,6 +284,8 @@ class Runner:
                 await self._persist(result)
                 op = result
                 continue
+            if isinstance(result, tuple):  # the phase learnt something its outcome depends on
+                op, result = result
             tr = advance(op, result, now=self.clock())
             await self._commit(tr, binding)
             op = tr.op
@@ -363,7 +365,9 @@ class Runner:
         # API-only phases retry transient errors for up to joinTimeout
         return d if d is not None else op.phase_started_at + safety.joinTimeout
 
-    async def _run_phase(self, op: Operation, b: Binding) -> Outcome | Operation:
+    async def _run_phase(
+        self, op: Operation, b: Binding
+    ) -> Outcome | Operation | tuple[Operation, Outcome]:
         handler = {
             "preflight": self._preflight,
             "scaling": self._scaling,
@@ -460,7 +464,7 @@ class Runner:
             return Outcome("refused", "; ".join(reasons))
         return Outcome("done", f"preflight passed; victims {', '.join(op.victims)}")
 
-    async def _scaling(self, op: Operation, b: Binding) -> Outcome:
+    async def _scaling(self, op: Operation, b: Binding) -> Outcome | tuple[Operation, Outcome]:
         if isinstance(b.target, NodeGroup):
             return await self._run_playbook(op, b, b.target)
 
@@ -476,7 +480,9 @@ class Runner:
             return out
         return Outcome("done", f"replicas set to {op.writes}")
 
-    async def _run_playbook(self, op: Operation, b: Binding, group: NodeGroup) -> Outcome:
+    async def _run_playbook(
+        self, op: Operation, b: Binding, group: NodeGroup
+    ) -> Outcome | tuple[Operation, Outcome]:
         """VMs: the scale-up or scale-down playbook. A resumed phase checks Elasticsearch
         first and runs the playbook again only if its work is not visible there (the new
         nodes joined / the victims left), so a crash mid-run is not blindly repeated."""
@@ -507,7 +513,19 @@ class Runner:
             await group.provision(current=op.from_replicas, desired=op.to_replicas, run_id=op.id)
             return Outcome("done", "scale-up playbook succeeded")
         except TargetRefused as e:  # PlaybookFailed: the failed task's name and message
-            return Outcome("failed", str(e))
+            failed = Outcome("failed", str(e))
+            if leaving:
+                return failed
+            # a scale-up playbook that failed part-way may have added nodes already: learn
+            # them, so the failure rolls them back (drain, scale-down playbook) instead of
+            # leaving them behind
+            with contextlib.suppress(Exception):
+                known = set(op.known_before or ())
+                after = tier_names(await b.admin.nodes(), b.policy)
+                appeared = tuple(n for n in after if n not in known)
+                if appeared:
+                    return replace(op, joining=appeared), failed
+            return failed
 
     async def _learn_joining(self, op: Operation, b: Binding) -> Outcome | Operation:
         """VMs: the joining nodes are the tier nodes that were not there before the scale-up.

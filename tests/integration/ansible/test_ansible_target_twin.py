@@ -165,3 +165,26 @@ async def test_a_node_that_never_joins_rolls_back_by_draining_and_decommissionin
             assert sorted(n["name"] for n in state["nodes"]) == ["es-vm-0", "es-vm-1", "es-vm-2"]
             assert state["invariants"] == []
             assert state["settings"]["excluded_names"] == []
+
+
+async def test_a_scale_up_playbook_failing_part_way_rolls_back_the_node_it_already_added(
+    tmp_path: Path,
+) -> None:
+    async with vm_twin(vm_nodes=3) as twin:
+        policy_file = write_vm_policy(
+            tmp_path / "policies",
+            es_url=twin.es_url,
+            scale_up=TEST_PLAYBOOKS / "twin-fail-after-one.yml",
+        )
+        async with vm_rig(twin, policy_file, tmp_path / "state") as r:
+            op = await r.run(frm=3, to=5)
+            assert op.state == "rolled_back", op.failure
+            assert op.failure is not None
+            assert "task 'Provision the second node' on localhost" in op.failure
+            assert "quota exceeded for instance type r6i.2xlarge" in op.failure
+            assert op.victims == ("vms-early",)
+            assert (await vms(twin))["vms-early"] == "stopped"
+            state = await es_state(twin)
+            assert sorted(n["name"] for n in state["nodes"]) == ["es-vm-0", "es-vm-1", "es-vm-2"]
+            assert state["invariants"] == []
+            assert state["settings"]["excluded_names"] == []

@@ -129,3 +129,36 @@ def test_serve_parses_the_leader_election_flags(
     assert (args.leader_election, args.identity) == expected
     assert (args.lease_duration_seconds, args.renew_deadline_seconds) == (4.0, 3.0)
     assert args.retry_period_seconds == 1.0
+
+
+def _scaling_up(*, known_before: tuple[str, ...] | None, joining: tuple[str, ...]) -> Operation:
+    op = start(
+        op_id="op",
+        policy="p",
+        target="t",
+        from_replicas=3,
+        to_replicas=5,
+        members=() if known_before is not None else ("s-3", "s-4"),
+        now=0.0,
+    ).op
+    return replace(op, known_before=known_before, joining=joining)
+
+
+def test_a_vm_scale_up_whose_playbook_failed_after_nodes_appeared_rolls_them_back() -> None:
+    from autoscaler.core.operation import Outcome, advance
+
+    op = _scaling_up(known_before=("a", "b", "c"), joining=("d",))
+    tr = advance(op, Outcome("failed", "up.yml failed: task 'X'"), now=1.0)
+    assert (tr.op.phase, tr.op.rollback, tr.op.victims) == ("excluding", True, ("d",))
+    assert tr.op.failure == "up.yml failed: task 'X'"
+
+
+def test_a_failed_scale_up_with_nothing_new_fails_statefulset_or_vm() -> None:
+    from autoscaler.core.operation import Outcome, advance
+
+    for op in (
+        _scaling_up(known_before=("a", "b", "c"), joining=()),
+        _scaling_up(known_before=None, joining=("s-3", "s-4")),  # StatefulSet: ordinals
+    ):
+        tr = advance(op, Outcome("failed", "refused"), now=1.0)
+        assert (tr.op.state, tr.op.failure) == ("failed", "refused")
