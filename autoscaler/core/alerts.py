@@ -306,6 +306,10 @@ class AlertStore:
             out.update(self._by_name.get(name, {}))
         return AlertBook(out)
 
+    def named(self, name: str) -> Iterable[AlertState]:
+        """The alerts with this ``alertname`` (a view: do not change the store meanwhile)."""
+        return self._by_name.get(name, {}).values()
+
     def firing_count(self, *, now: float, ttl: float) -> int:
         """How many alerts fire at ``now`` (O(store): for a metrics scrape, not per request)."""
         return sum(

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from prometheus_client import Gauge
 
-from autoscaler.core.alerts import AlertState, AlertStore, WebhookPayload
+from autoscaler.core.alerts import AlertBook, AlertState, AlertStore, WebhookPayload
 from autoscaler.core.engine import Decision, TargetState, cooldown_remaining, decide
 from autoscaler.core.observations import MetricKey, Observations
 from autoscaler.core.policy import (
@@ -125,6 +125,7 @@ class Runtime:
         init=False, default_factory=dict
     )
     _alert_names: dict[str, frozenset[str]] = field(init=False, default_factory=dict)
+    _policy_conditions: dict[str, list[AlertCondition]] = field(init=False, default_factory=dict)
     _dirty: set[str] = field(init=False, default_factory=set)
     actuator: Actuator | None = None
     paused: set[str] = field(default_factory=set)
@@ -166,13 +167,51 @@ class Runtime:
     def _index_alert_conditions(self) -> None:
         self._conditions = {}
         self._alert_names = {}
+        self._policy_conditions = {}
         for name, rt in self.policies.items():
             conds = rt.policy.alert_conditions()
+            self._policy_conditions[name] = conds
             self._alert_names[name] = frozenset(c.alert for c in conds)
             for c in conds:
                 self._conditions.setdefault(c.alert, []).append((name, c))
         self._dirty &= set(self.policies)
         self.alerts.retain(self._matchable)
+
+    def _alert_book(
+        self,
+        name: str,
+        now: float,
+        firsts: dict[tuple[str, tuple[tuple[str, str], ...]], AlertState | None],
+    ) -> AlertBook:
+        """The alerts the engine needs for this policy's alert conditions: per condition, the
+        matching alert firing at ``now`` that started first. It alone decides the condition
+        (elapsed time falls as ``startsAt`` rises, so the earliest gives the engine's maximum,
+        whatever the confirmation cut-off), so decisions equal those over the whole book
+        while a pass costs O(alerts per alertname) once per distinct condition, shared by
+        every policy with that condition (``firsts``), instead of O(alerts) per policy leaf."""
+        picked: dict[str, AlertState] = {}
+        for cond in self._policy_conditions.get(name, ()):
+            key = (cond.alert, tuple(sorted(cond.labels.items())))
+            if key not in firsts:
+                firsts[key] = self._first_firing(cond, now)
+            first = firsts[key]
+            if first is not None:
+                picked[first.fingerprint] = first
+        return AlertBook(picked)
+
+    def _first_firing(self, cond: AlertCondition, now: float) -> AlertState | None:
+        best: AlertState | None = None
+        ttl = self.alert_ttl
+        for a in self.alerts.named(cond.alert):
+            if (
+                a.status == "firing"
+                and a.starts_at <= now
+                and now - a.received_at <= ttl
+                and (best is None or a.starts_at < best.starts_at)
+                and cond.matches(a.labels)
+            ):
+                best = a
+        return best
 
     def _matchable(self, labels: Mapping[str, str]) -> bool:
         """Whether some policy's alert condition matches these labels (worth remembering)."""
@@ -274,7 +313,13 @@ class Runtime:
 
     # -- decisions --------------------------------------------------------------------------
 
-    def evaluate(self, name: str, *, now: float | None = None) -> Decision | None:
+    def evaluate(
+        self,
+        name: str,
+        *,
+        now: float | None = None,
+        _firsts: dict[tuple[str, tuple[tuple[str, str], ...]], AlertState | None] | None = None,
+    ) -> Decision | None:
         rt = self.policies.get(name)
         if rt is None:
             return None
@@ -283,7 +328,7 @@ class Runtime:
         policy = self.effective(rt)
         if self.actuator is not None:
             rt.operation_in_progress, rt.last_confirmed_at = self.actuator.target_state(rt.policy)
-        book = self.alerts.book(self._alert_names.get(name, ()))
+        book = self._alert_book(name, at, {} if _firsts is None else _firsts)
         decision = decide(policy, rt.observations, book, rt.state(), at, alert_ttl=self.alert_ttl)
         rt.last_decision = decision
         if decision.act and decision.action != "none" and self.actuator is not None:
@@ -312,8 +357,9 @@ class Runtime:
         now = self.clock()
         self.alerts.prune(now=now, ttl=self.alert_ttl)
         out = []
+        firsts: dict[tuple[str, tuple[tuple[str, str], ...]], AlertState | None] = {}
         for name in list(names if names is not None else self.policies):
-            d = self.evaluate(name, now=now)
+            d = self.evaluate(name, now=now, _firsts=firsts)
             if d is not None:
                 out.append(d)
         return out

@@ -306,8 +306,12 @@ def _check_content_type(request: web.Request) -> None:
     raw = request.headers.get(hdrs.CONTENT_TYPE)
     if raw is None:
         raise _Reject(415, "content_type", "Content-Type must be application/json (none given)")
-    params = request.charset
-    if request.content_type != "application/json" or (
+    try:
+        params = request.charset
+        content_type = request.content_type
+    except Exception:  # aiohttp's parser fails on some garbage (";0*": IndexError)
+        params, content_type = None, ""
+    if content_type != "application/json" or (
         params is not None and params.lower() not in ("utf-8", "utf8")
     ):
         raise _Reject(

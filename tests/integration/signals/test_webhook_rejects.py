@@ -293,3 +293,13 @@ def test_a_non_positive_limit_is_refused() -> None:
         webhook_handler(
             auth=WebhookAuth(tokens=["t"]), max_bytes=0, on_payload=on_payload, metrics=Metrics()
         )
+
+
+@pytest.mark.parametrize("value", [";0*", ";", "a;b*=c"])
+async def test_a_content_type_aiohttp_cannot_parse_is_a_415_not_a_500(value: str) -> None:
+    # found by the fuzz: aiohttp raises IndexError/AssertionError parsing ";0*"
+    async with serve_webhook() as srv, aiohttp.ClientSession() as http:
+        headers = {**GOOD_HEADERS, "Content-Type": value}
+        async with http.post(srv.url, data=GOOD_BODY, headers=headers) as resp:
+            assert resp.status == 415
+        await assert_still_serving(srv, http)

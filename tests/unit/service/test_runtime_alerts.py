@@ -140,3 +140,77 @@ def test_alerts_view_pages_and_filters() -> None:
     assert {a["alertname"] for a in only["alerts"]} == {"EsSearchLatencyHigh"}
     assert rt.alerts_view(state="resolved")["alerts"] == []
     assert len(rt.alerts_view(state="firing")["alerts"]) == 8
+
+
+def test_the_engine_sees_the_same_alert_conditions_through_the_reduced_book() -> None:
+    """The runtime hands the engine, per condition, only the matching firing alert that
+    started first (the one that decides ``holds`` and ``sustainedSeconds``): the decisions
+    equal those over the full book, on random alert sets, times and confirmations."""
+    import random
+
+    from autoscaler.core.alerts import AlertBook, AlertState
+    from autoscaler.core.engine import decide
+
+    rng = random.Random(9)
+    texts = [
+        ("a", "{alert: EsHighCpu, labels: {cluster: prod-es}, for: 5m}"),
+        ("b", "{any: [{alert: EsHighCpu, for: 1m}, {alert: Lat, labels: {tier: hot}, for: 10m}]}"),
+        ("c", "{all: [{alert: Lat}, {alert: EsHighCpu, labels: {node: n1}, for: 30s}]}"),
+    ]
+    template = POLICY.format(name="NAME", alert="ALERT")
+    sources = [
+        (
+            f"{n}.yaml",
+            template.replace("NAME", n).replace("{alert: ALERT, labels: {cluster: prod-es}}", w),
+        )
+        for n, w in texts
+    ]
+    loaded = load_policy_texts(sources)
+    assert loaded.ok, loaded.errors
+    for _ in range(300):
+        now = 10_000.0 + rng.uniform(0, 100)
+        rt = Runtime(metrics=Metrics(), clock=lambda now=now: now, alert_ttl=600)
+        rt.install(loaded.policies)
+        states = [
+            AlertState(
+                fingerprint=f"f{i}",
+                name=rng.choice(["EsHighCpu", "Lat"]),
+                labels={},
+                status=rng.choice(["firing", "firing", "resolved"]),
+                starts_at=now - rng.uniform(-60, 1200),
+                received_at=now - rng.uniform(0, 900),
+            )
+            for i in range(rng.randint(0, 12))
+        ]
+        states = [
+            AlertState(
+                s.fingerprint,
+                s.name,
+                {
+                    "alertname": s.name,
+                    "cluster": rng.choice(["prod-es", "other"]),
+                    "node": rng.choice(["n1", "n2"]),
+                    "tier": rng.choice(["hot", "warm"]),
+                },
+                s.status,
+                s.starts_at,
+                s.received_at,
+            )
+            for s in states
+        ]
+        rt.restore_alerts(states)
+        full = AlertBook({s.fingerprint: s for s in rt.alerts.values()})
+        for name, prt in rt.policies.items():
+            confirmed = rng.choice([None, now - rng.uniform(0, 900)])
+            prt.last_confirmed_at = confirmed
+            got = rt.evaluate(name, now=now)
+            assert got is not None
+            want = decide(
+                rt.effective(prt), prt.observations, full, prt.state(), now, alert_ttl=600
+            )
+            assert (got.up, got.down, got.action, got.reasons) == (
+                want.up,
+                want.down,
+                want.action,
+                want.reasons,
+            ), name
