@@ -22,10 +22,11 @@ CHART = REPO / "helm" / "es-autoscaler"
 VALUES_DIR = Path(__file__).resolve().parent / "values"
 RELEASE, NAMESPACE = "esas", "es-autoscaler"
 
-#: The values matrix of the issue: defaults, HA, existing secrets, monitoring, NetworkPolicy
-#: (and the cluster-wide RBAC variant). Each name is a file under values/ (None: defaults).
+#: The values matrix of the issue: defaults (HA), one replica, tuned HA, existing secrets,
+#: monitoring, NetworkPolicy (with Alertmanager re-sync) and the cluster-wide RBAC variant. Each name is a file under values/ (None: defaults).
 MATRIX: dict[str, str | None] = {
-    "defaults": None,
+    "defaults": None,  # two replicas with leader election
+    "single": "single.yaml",
     "ha": "ha.yaml",
     "existing-secrets": "existing-secrets.yaml",
     "monitoring": "monitoring.yaml",

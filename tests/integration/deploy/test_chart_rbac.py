@@ -15,9 +15,9 @@ Two levels of proof:
    scale-down and a second scale-up (whose repeated Event is patched): zero 403s, the
    (verb, group, resource/subresource) set served equals the granted set, and each rule is
    the only one allowing some request made (so removing it makes that step fail), judged by
-   the twin's own rule matcher. With ``serve --leader-election`` (HA issue) it switches to the
-   HA render and runs with leader election, so the Lease rules are proven the same way; until
-   then the single-replica render (no Lease rules) is what runs.
+   the twin's own rule matcher. The service runs with the Deployment's own ``serve``
+   arguments (leader election on the chart's Lease, the chart's state ConfigMap), only the
+   paths, port and kubeconfig swapped for local ones, so the Lease rules are proven too.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import ast
 import contextlib
 import hashlib
 import inspect
-import io
 import json
 import os
 import re
@@ -42,7 +41,7 @@ from typing import Any
 
 import pytest
 import yaml
-from _chart_kit import NAMESPACE, REPO, docs_of, find, render_text
+from _chart_kit import NAMESPACE, REPO, container, docs_of, find, render_text
 from kubernetes_asyncio import client
 
 Permission = tuple[str, str, str]  # (verb, apiGroup, resource[/subresource])
@@ -217,17 +216,6 @@ def _twin_enforces_rbac() -> bool:
     return "--rbac" in result.stdout
 
 
-def _serve_accepts(*flags: str) -> bool:
-    from autoscaler.cli import build_parser
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            build_parser().parse_args(["serve", *flags])
-    except SystemExit:
-        return False
-    return True
-
-
 SA = f"{NAMESPACE}/esas-es-autoscaler"
 SA_USER = f"system:serviceaccount:{NAMESPACE}:esas-es-autoscaler"
 SMALL_DATA = "logs:3x1:6gb,metrics:2x1:2gb,scratch:1x0:1gb"  # scratch has no replica
@@ -336,7 +324,26 @@ def _operations(base: str) -> list[dict[str, Any]]:
     return ops
 
 
-def _full_cycle(rbac_file: Path, tmp_path: Path, *, leader: bool) -> list[dict[str, Any]]:
+def _local_serve_args(chart_args: list[str], *, pdir: Path, token: Path, tmp_path: Path,
+                     kubeconfig: str) -> list[str]:  # fmt: skip
+    """The Deployment's ``serve`` arguments with the in-pod paths and port swapped for local
+    ones; everything else (state ConfigMap, Lease, identity) as the chart renders it."""
+    local = {
+        "--policies": str(pdir),
+        "--webhook-token-file": str(token),
+        "--state-dir": str(tmp_path / "state"),
+        "--port": "0",
+    }
+    out = ["--host=127.0.0.1", f"--kubeconfig={kubeconfig}"]
+    assert chart_args[0] == "serve"
+    for arg in chart_args[1:]:
+        flag, _, value = arg.partition("=")
+        value = local.get(flag, value).replace("$(POD_NAME)", "esas-es-autoscaler-7d9f-abcde")
+        out.append(f"{flag}={value}")
+    return out
+
+
+def _full_cycle(rbac_file: Path, tmp_path: Path, chart_args: list[str]) -> list[dict[str, Any]]:
     """Scale 3 → 4 → 3 (drained) → 4 as the chart's ServiceAccount; the twin's request log."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ESAS_", "KUBE"))}
     sim_argv = [
@@ -351,14 +358,14 @@ def _full_cycle(rbac_file: Path, tmp_path: Path, *, leader: bool) -> list[dict[s
         (pdir / "proof.yaml").write_text(_policy(es))
         token = tmp_path / "token"
         token.write_text(TOKEN)
-        serve_argv = [
-            sys.executable, "-m", "autoscaler", "serve", f"--policies={pdir}",
-            f"--webhook-token-file={token}", "--host=127.0.0.1", "--port=0",
-            f"--state-dir={tmp_path / 'state'}", f"--kubeconfig={urls['kubeconfigs'][SA]}",
-            f"--state-configmap={NAMESPACE}/esas-es-autoscaler-state",
-        ]  # fmt: skip
-        if leader:
-            serve_argv += [f"--leader-election={NAMESPACE}/esas-es-autoscaler", "--identity=pod-a"]
+        local = _local_serve_args(
+            chart_args,
+            pdir=pdir,
+            token=token,
+            tmp_path=tmp_path,
+            kubeconfig=urls["kubeconfigs"][SA],
+        )
+        serve_argv = [sys.executable, "-m", "autoscaler", "serve", *local]
         with _process(serve_argv, tmp_path / "serve.log", stdout=subprocess.DEVNULL, env=env):
             log = tmp_path / "serve.log"
             port = _wait(
@@ -421,6 +428,18 @@ def _full_cycle(rbac_file: Path, tmp_path: Path, *, leader: bool) -> list[dict[s
     return requests
 
 
+def _checks(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The authorization checks kube-apiserver makes for one served request: its verb, plus
+    ``create`` when a PUT created the object (201): the update handler authorizes a
+    create-on-update as a create too (kubernetes/kubernetes
+    staging/src/k8s.io/apiserver/pkg/endpoints/handlers/update.go, ``withAuthorization`` with
+    ``createAuthorizerAttributes``). The twin logs such a PUT as one ``update``."""
+    out = [r]
+    if r["verb"] == "update" and r["code"] == 201:
+        out.append({**r, "verb": "create"})
+    return out
+
+
 def _perm(r: dict[str, Any]) -> Permission:
     resource = f"{r['resource']}/{r['subresource']}" if r["subresource"] else r["resource"]
     return str(r["verb"]), str(r["group"]), resource
@@ -429,16 +448,17 @@ def _perm(r: dict[str, Any]) -> Permission:
 def test_service_full_cycle_under_the_chart_role(helm: Path, tmp_path: Path) -> None:
     if not _twin_enforces_rbac():
         pytest.fail("the twin has no `sim --rbac`: the RBAC proof cannot run")
-    # With `serve --leader-election` (issue 11) the HA render and its Lease rules are proven
-    # too; until then the single-replica render (no Lease rules) is.
-    leader = _serve_accepts(f"--leader-election={NAMESPACE}/x", "--identity=y")
-    manifests = rbac_manifests(render_text(helm, "ha" if leader else "defaults"))
+    text = render_text(helm, "defaults")  # two replicas, leader election, state ConfigMap
+    manifests = rbac_manifests(text)
+    chart_args = container(docs_of(text))["args"]
+    assert any(a.startswith("--leader-election=") for a in chart_args)
     rbac_file = tmp_path / "rbac.yaml"
     rbac_file.write_text(yaml.safe_dump_all(manifests))
-    served = [r for r in _full_cycle(rbac_file, tmp_path, leader=leader) if r["user"] == SA_USER]
+    served = [r for r in _full_cycle(rbac_file, tmp_path, chart_args) if r["user"] == SA_USER]
     denied = [r for r in served if r["code"] == 403]
     assert denied == [], denied
-    used = {_perm(r) for r in served if r["resource_request"]}
+    checks = [c for r in served if r["resource_request"] for c in _checks(r)]
+    used = {_perm(c) for c in checks}
     assert used == granted_permissions(manifests)
     # No rule is superfluous: each one is the only rule allowing some request the service made
     # (evaluated with the twin's own rule matcher, the one that produced the zero 403s above).
@@ -454,7 +474,7 @@ def test_service_full_cycle_under_the_chart_role(helm: Path, tmp_path: Path) -> 
     infos = [
         (r["namespace"], r["path"], RequestInfo(True, r["verb"], r["group"], r["version"],
          r["namespace"], r["resource"], r["subresource"], r["name"]))
-        for r in served if r["resource_request"]
+        for r in checks
     ]  # fmt: skip
 
     def allowed(ns: str, path: str, info: RequestInfo, skip: int) -> bool:

@@ -8,9 +8,7 @@ are checked against the operator's own CRD schemas (fixtures/README.md).
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import json
 import os
 import re
@@ -91,7 +89,9 @@ def test_schema_types_every_value_and_closes_every_object() -> None:
 
 
 def test_more_than_one_replica_without_leader_election_is_refused(helm: Path) -> None:
-    result = run_helm(helm, "template", "x", str(CHART), "--set", "replicaCount=2")
+    result = run_helm(
+        helm, "template", "x", str(CHART), "--set", "leaderElection.enabled=false"
+    )  # with the default two replicas
     assert result.returncode != 0
     assert "needs leaderElection.enabled=true" in result.stderr
 
@@ -313,31 +313,7 @@ def _serve_args(text: str) -> list[str]:
     return args
 
 
-def _serve_accepts(*flags: str) -> bool:
-    from autoscaler.cli import build_parser
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            build_parser().parse_args(["serve", *flags])
-    except SystemExit:
-        return False
-    return True
-
-
-LEADER_CASES = ("ha", "networkpolicy")  # the matrix cases with leaderElection.enabled
-# `serve --leader-election` is being built with issue 11; until it exists the HA render is an
-# expected failure, and the strict xfail turns into a failure the day the flag lands.
-_NO_LEADER_FLAG = pytest.mark.xfail(
-    not _serve_accepts("--leader-election=ns/lease", "--identity=pod"),
-    reason="serve --leader-election/--identity not implemented yet (issue 11)",
-    strict=True,
-)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [pytest.param(c, marks=_NO_LEADER_FLAG) if c in LEADER_CASES else c for c in MATRIX],
-)
+@pytest.mark.parametrize("case", list(MATRIX))
 def test_deployment_args_are_accepted_by_the_serve_parser(
     rendered: dict[str, str], case: str
 ) -> None:
@@ -349,16 +325,32 @@ def test_deployment_args_are_accepted_by_the_serve_parser(
 
 
 def test_single_replica_recreates_and_ha_rolls_with_a_leader(rendered: dict[str, str]) -> None:
-    single = one(docs_of(rendered["defaults"]), "Deployment")["spec"]
+    single = one(docs_of(rendered["single"]), "Deployment")["spec"]
     assert single["replicas"] == 1
     assert single["strategy"]["type"] == "Recreate"
-    assert not [a for a in _serve_args(rendered["defaults"]) if a.startswith("--leader-election")]
-    ha = one(docs_of(rendered["ha"]), "Deployment")["spec"]
-    assert ha["replicas"] == 2
-    assert ha["strategy"]["type"] == "RollingUpdate"
-    args = _serve_args(rendered["ha"])
+    assert not [a for a in _serve_args(rendered["single"]) if a.startswith("--leader-election")]
+    default = one(docs_of(rendered["defaults"]), "Deployment")["spec"]
+    assert default["replicas"] == 2
+    assert default["strategy"]["type"] == "RollingUpdate"
+    args = _serve_args(rendered["defaults"])
     assert f"--leader-election={NAMESPACE}/esas-es-autoscaler" in args
     assert "--identity=$(POD_NAME)" in args
+    tuned = _serve_args(rendered["ha"])
+    assert f"--leader-election={NAMESPACE}/es-autoscaler-leader" in tuned
+    assert {"--lease-duration=20s", "--renew-deadline=15s", "--retry-period=3s"} <= set(tuned)
+    # followers forward webhooks to http://POD_IP:PORT, which serve derives from POD_IP
+    env = {e["name"]: e for e in container(docs_of(rendered["defaults"]))["env"]}
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+
+
+def test_alertmanager_resync_adds_its_flags_and_egress(rendered: dict[str, str]) -> None:
+    docs = docs_of(rendered["networkpolicy"])
+    args = _serve_args(rendered["networkpolicy"])
+    assert "--alertmanager-url=http://alertmanager-operated.monitoring.svc:9093" in args
+    assert "--alertmanager-sync=2m" in args
+    egress = one(docs, "NetworkPolicy")["spec"]["egress"]
+    assert any({"port": 9093, "protocol": "TCP"} in rule.get("ports", []) for rule in egress)
+    assert not [a for a in _serve_args(rendered["defaults"]) if a.startswith("--alertmanager")]
 
 
 def test_state_configmap_flag_names_the_configmap_the_role_allows(rendered: dict[str, str]) -> None:
@@ -444,8 +436,9 @@ def test_cluster_wide_rbac_replaces_the_target_roles(rendered: dict[str, str]) -
     rules = one(docs, "ClusterRole")["rules"]
     sts_rules = [r for r in rules if r["apiGroups"] == ["apps"]]
     assert all(r["resourceNames"] == ["es-data", "es-logs-hot"] for r in sts_rules)
-    # no state ConfigMap and no leader election: no Role for the service's own objects
-    assert not find(docs, "Role", "-self")
+    # no state ConfigMap: the release-namespace Role holds only the Lease rules
+    (own,) = find(docs, "Role", "-self")
+    assert {res for r in own["rules"] for res in r["resources"]} == {"leases"}
 
 
 def test_lease_rules_only_with_leader_election(rendered: dict[str, str]) -> None:
@@ -453,10 +446,10 @@ def test_lease_rules_only_with_leader_election(rendered: dict[str, str]) -> None
         role = one(docs_of(rendered[case]), "Role", "-self")
         return [r for r in role["rules"] if r["resources"] == ["leases"]]
 
-    assert lease_rules("defaults") == []
+    assert lease_rules("single") == []
     ha = lease_rules("ha")
     assert {v for r in ha for v in r["verbs"]} == {"create", "get", "update"}
-    assert [r["resourceNames"] for r in ha if "get" in r["verbs"]] == [["esas-es-autoscaler"]]
+    assert [r["resourceNames"] for r in ha if "get" in r["verbs"]] == [["es-autoscaler-leader"]]
 
 
 # --- monitoring files ---------------------------------------------------------------------------
