@@ -28,7 +28,7 @@ from autoscaler.sim.k8s.errors import (
     resource_not_served,
     unsupported_media_type,
 )
-from autoscaler.sim.k8s.fields import prune_unknown
+from autoscaler.sim.k8s.fields import go_format, prune_unknown
 from autoscaler.sim.k8s.history import expired
 from autoscaler.sim.k8s.model import K8sModel
 from autoscaler.sim.k8s.openapi import v2_document, v3_for_path, v3_root
@@ -171,6 +171,7 @@ class K8sApi:
             return with_warnings(json_response(obj, status=201 if was_created else 200), warnings)
         if verb == "patch":
             body, ctype = await read_body(request, rt, patch=True)
+            body, warnings = validate_patch_fields(request, rt, body, PATCH_CONTENT_TYPES[ctype])
             obj, was_created = self.model.patch(
                 rt,
                 info.namespace,
@@ -181,7 +182,7 @@ class K8sApi:
                 field_manager=request.query.get("fieldManager"),
                 force=bool_param(request.query.get("force")),
             )
-            return json_response(obj, status=201 if was_created else 200)
+            return with_warnings(json_response(obj, status=201 if was_created else 200), warnings)
         if verb == "delete":
             options = await read_delete_options(request)
             result = self.model.delete(
@@ -331,6 +332,29 @@ def validate_fields(request: web.Request, rt: ResourceType, body: Any) -> tuple[
     directive = request.query.get("fieldValidation", "Warn")
     if directive == "Strict":
         raise decode_error(rt, "strict decoding error: " + ", ".join(unknown))
+    return pruned, unknown if directive != "Ignore" else []
+
+
+def validate_patch_fields(
+    request: web.Request, rt: ResourceType, body: Any, patch_type: str
+) -> tuple[Any, list[str]]:
+    """Field validation of a merge / strategic-merge patch (JSON patches pass unchecked)."""
+    if patch_type not in ("merge", "strategic"):
+        return body, []
+    pruned, unknown = prune_unknown(rt, body, patch=True)
+    if not unknown:
+        return body, []
+    directive = request.query.get("fieldValidation", "Warn")
+    if directive == "Strict":
+        cause = FieldError(
+            "patch", "Invalid", "strict decoding error: " + ", ".join(unknown), go_format(body)
+        )
+        raise K8sError(
+            422,
+            "Invalid",
+            f' "" is invalid: {cause.field}: {cause.body}',
+            {"causes": [{"reason": cause.reason, "message": cause.body, "field": cause.field}]},
+        )
     return pruned, unknown if directive != "Ignore" else []
 
 

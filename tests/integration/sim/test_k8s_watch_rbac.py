@@ -204,3 +204,24 @@ async def test_an_unknown_field_is_dropped_with_a_warning_unless_strict(plain: R
         'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: '
         'unknown field "extra"'
     )
+
+
+async def test_a_strict_strategic_patch_with_an_unknown_field_is_invalid(
+    plain: RunningTwin,
+) -> None:
+    url = f"{plain.k8s_url}/apis/apps/v1/namespaces/elastic/statefulsets/es-data"
+    headers = {"Content-Type": "application/strategic-merge-patch+json"}
+    patch = {"spec": {"replica": 3}}
+    async with aiohttp.ClientSession() as http:
+        async with http.patch(
+            url, json=patch, headers=headers, params={"fieldValidation": "Strict"}
+        ) as resp:
+            status = await resp.json()
+        async with http.patch(url, json=patch, headers=headers) as resp:  # Warn by default
+            assert resp.status == 200
+            assert resp.headers.getall("Warning") == ['299 - "unknown field \\"spec.replica\\""']
+    assert (status["code"], status["reason"]) == (422, "Invalid")
+    assert status["message"] == (
+        ' "" is invalid: patch: Invalid value: "map[spec:map[replica:3]]": strict decoding '
+        'error: unknown field "spec.replica"'
+    )
