@@ -11,6 +11,10 @@ requires credentials and the Kubernetes API its ServiceAccount token; the line t
 ``ca_file``, ``cert_file``, ``es_username``/``es_password``/``es_password_file`` (the ``elastic`` superuser),
 ``serviceaccount_dir`` (``token``, ``ca.crt``, ``namespace``) and ``KUBERNETES_SERVICE_HOST`` /
 ``KUBERNETES_SERVICE_PORT`` for an in-cluster configuration.
+
+With ``--rbac FILE...`` the Kubernetes side enforces the Role/ClusterRole/RoleBinding/
+ClusterRoleBinding manifests and the line holds ``"kubeconfigs": {"NS/NAME": PATH}``, one per
+ServiceAccount a binding names; ``GET /_sim/requests`` lists every request it served.
 """
 
 from __future__ import annotations
