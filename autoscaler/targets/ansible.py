@@ -49,6 +49,12 @@ log = logging.getLogger("autoscaler.targets")
 VM_DATA_RETENTION = "Delete"
 
 
+KEEP_RESULTS = 20
+"""Results of the last runs kept in memory (tests, diagnostics)."""
+KEEP_OUTPUT_FILES = 200
+"""Output files kept in ``output_dir`` (the oldest are removed; 100 operations × up/down)."""
+
+
 class PlaybookFailed(TargetRefused):
     """A playbook run did not succeed; the message names the failed task and its message."""
 
@@ -210,14 +216,22 @@ class AnsibleTarget:
             "playbook_start",
             extra={"fields": {"target": self.key, "playbook": str(playbook), "run": run_id}},
         )
-        result = await run_playbook(
-            playbook=playbook,
-            extravars=extravars,
-            inventory=self.inventory,
-            timeout=self.timeout,
-            max_output_lines=self.max_output_lines,
-        )
+        try:
+            result = await run_playbook(
+                playbook=playbook,
+                extravars=extravars,
+                inventory=self.inventory,
+                timeout=self.timeout,
+                max_output_lines=self.max_output_lines,
+            )
+        except ImportError as e:  # the base image has no ansible-runner
+            raise TargetRefused(
+                f"cannot run {playbook.name}: {e}; the Ansible target needs ansible-core and "
+                "ansible-runner (the image's `ansible` build target)"
+            ) from None
         self.results[(run_id, kind)] = result
+        while len(self.results) > KEEP_RESULTS:
+            del self.results[next(iter(self.results))]
         await asyncio.to_thread(self._keep_output, run_id, kind, result)
         log.info(
             "playbook_end",
@@ -248,5 +262,8 @@ class AnsibleTarget:
                 )
             )
             (self.output_dir / f"{safe}-{kind}.log").write_text(text + "\n", encoding="utf-8")
+            logs = sorted(self.output_dir.glob("*.log"), key=lambda p: p.stat().st_mtime)
+            for old in logs[:-KEEP_OUTPUT_FILES]:
+                old.unlink(missing_ok=True)
         except OSError as e:
             log.warning("playbook_output_not_kept", extra={"fields": {"error": str(e)}})

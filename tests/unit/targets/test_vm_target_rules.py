@@ -162,3 +162,17 @@ def test_a_failed_scale_up_with_nothing_new_fails_statefulset_or_vm() -> None:
     ):
         tr = advance(op, Outcome("failed", "refused"), now=1.0)
         assert (tr.op.state, tr.op.failure) == ("failed", "refused")
+
+
+def test_kept_playbook_output_is_bounded_in_lines_and_files(tmp_path: Path) -> None:
+    from autoscaler.targets.ansible import KEEP_OUTPUT_FILES
+    from autoscaler.targets.playbook import PlaybookResult
+
+    t = target_for(_policy(), policy_file=tmp_path / "p.yaml", output_dir=tmp_path / "out")
+    result = PlaybookResult("up.yml", "failed", 2, "task 'X' on h: boom", ("line",) * 3)
+    for i in range(KEEP_OUTPUT_FILES + 5):
+        t._keep_output(f"op-{i}", "up", result)
+    files = list((tmp_path / "out").glob("*.log"))
+    assert len(files) == KEEP_OUTPUT_FILES
+    text = files[0].read_text()
+    assert text.splitlines()[:2] == ["# up.yml: failed (rc=2)", "# task 'X' on h: boom"]
