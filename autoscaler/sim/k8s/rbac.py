@@ -26,7 +26,7 @@ Sources (kubernetes/kubernetes):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from autoscaler.sim.k8s.types import (
     ROLES,
     SERVICEACCOUNTS,
     Obj,
+    ResourceType,
 )
 
 SA_PREFIX = "system:serviceaccount:"
@@ -84,7 +85,10 @@ def _subject_matches(subject: Mapping[str, Any], user: str, groups: Iterable[str
 def _first_match(
     binding: Mapping[str, Any], user: str, groups: Iterable[str], namespace: str
 ) -> Mapping[str, Any] | None:
-    for subject in binding.get("subjects") or []:
+    subjects = binding.get("subjects")
+    if not isinstance(subjects, list) or not isinstance(binding.get("roleRef"), Mapping):
+        return None
+    for subject in subjects:
         if isinstance(subject, Mapping) and _subject_matches(subject, user, groups, namespace):
             return subject
     return None
@@ -106,8 +110,9 @@ def _describe(binding: Mapping[str, Any], subject: Mapping[str, Any], namespace:
     return f'{name} of {ref.get("kind", "")} "{ref.get("name", "")}" to {who}'
 
 
-def _has(values: Iterable[str], wanted: str) -> bool:
-    values = list(values)
+def _has(values: Any, wanted: str) -> bool:
+    if not isinstance(values, list):
+        return False
     return "*" in values or wanted in values
 
 
@@ -147,9 +152,9 @@ class RbacAuthorizer:
     def __init__(self, store: ApiStore) -> None:
         self.store = store
 
-    def _objects(self, rt_list: Any, namespace: str | None) -> list[Obj]:
-        items, _ = self.store.list(rt_list, namespace)
-        return items
+    def _objects(self, rt: ResourceType, namespace: str | None) -> Sequence[Obj]:
+        """Bindings as stored (read-only: no copy per request)."""
+        return self.store.peek(rt, namespace)
 
     def authorize(self, info: RequestInfo, user: str, path: str) -> Decision:
         """Allowed with ``RBAC: allowed by <binding>`` (``authorizingVisitor``), or denied with
@@ -193,19 +198,19 @@ class RbacAuthorizer:
 
     def _role_rules(self, ref: Mapping[str, Any], namespace: str, errors: list[str]) -> list[Obj]:
         kind, name = ref.get("kind"), str(ref.get("name", ""))
-        try:
-            if kind == "ClusterRole":
-                role = self.store.get(CLUSTERROLES, "", name)
-            elif kind == "Role" and namespace:
-                role = self.store.get(ROLES, namespace, name)
-            else:
-                return []
-        except K8sError:
+        if kind == "ClusterRole":
+            role = self.store.peek_one(CLUSTERROLES, "", name)
+        elif kind == "Role" and namespace:
+            role = self.store.peek_one(ROLES, namespace, name)
+        else:
+            return []
+        if role is None:
             # the authorizer reads through listers: NewNotFound(v1.Resource("role"), name)
             singular = "clusterrole" if kind == "ClusterRole" else "role"
             errors.append(f'{singular}.rbac.authorization.k8s.io "{name}" not found')
             return []
-        return list(role.get("rules") or [])
+        rules = role.get("rules")
+        return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
 
     def check(self, info: RequestInfo, user: str, path: str) -> None:
         """Raise the apiserver's 403 when ``user`` may not make this request."""

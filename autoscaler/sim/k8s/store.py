@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from random import Random
 from typing import Any
@@ -292,6 +292,18 @@ class ApiStore:
             last_key = rel_key
         token = encode_continue(list_rv, last_key) if more else ""
         return ListPage(items, str(list_rv), token)
+
+    def peek(self, rt: ResourceType, namespace: str | None = None) -> Sequence[Obj]:
+        """Stored objects without copying (read-only use inside the twin, e.g. RBAC)."""
+        return [
+            obj
+            for (ns, _), obj in sorted(self._store(rt).objects.items())
+            if not rt.namespaced or namespace is None or ns == namespace
+        ]
+
+    def peek_one(self, rt: ResourceType, namespace: str, name: str) -> Obj | None:
+        """One stored object without copying, or ``None``."""
+        return self._store(rt).objects.get(self._key(rt, namespace, name))
 
     def _view(self, rt: ResourceType, obj: Obj) -> Obj:
         if rt is EVENTS_V1:

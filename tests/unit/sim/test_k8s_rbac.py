@@ -10,6 +10,7 @@ import pytest
 from autoscaler.sim.clock import VirtualClock
 from autoscaler.sim.k8s.rbac import RbacAuthorizer, load_rbac
 from autoscaler.sim.k8s.reqinfo import RequestInfo
+from autoscaler.sim.k8s.types import ROLEBINDINGS, ROLES
 from autoscaler.sim.k8s_model import K8sError, K8sModel
 
 SA = "system:serviceaccount:elastic:es-autoscaler"
@@ -137,3 +138,15 @@ def test_an_allowed_request_names_the_binding_that_allowed_it(authorizer: RbacAu
         'RBAC: allowed by RoleBinding "scaler/elastic" of Role "scaler" to ServiceAccount '
         '"es-autoscaler/elastic"'
     )
+
+
+def test_malformed_roles_and_bindings_deny_instead_of_failing(authorizer: RbacAuthorizer) -> None:
+    model = authorizer.store
+    model.create(ROLES, "elastic", {"metadata": {"name": "odd"}, "rules": "everything"})
+    model.create(ROLEBINDINGS, "elastic", {
+        "metadata": {"name": "odd"}, "roleRef": {"kind": "Role", "name": "odd"},
+        "subjects": [{"kind": "ServiceAccount", "name": "es-autoscaler", "namespace": "elastic"}],
+    })  # fmt: skip
+    model.create(ROLEBINDINGS, "elastic", {"metadata": {"name": "odd2"}, "roleRef": "x",
+                                           "subjects": "all"})  # fmt: skip
+    denied(authorizer, req("delete", "statefulsets", name="es-data"))
