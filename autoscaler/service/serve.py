@@ -513,10 +513,17 @@ class Service:
             await self.elector.changed.wait()
             self.elector.changed.clear()
             if self.elector.is_leader():
+                # what the previous leader stored: running operations, cooldowns
+                try:
+                    await self.operations.restore()
+                except StoreError as e:
+                    # act only on the stored truth: try again shortly (still leader?)
+                    log.error("state_store_failed", extra=fields(error=str(e)))
+                    await asyncio.sleep(self.settings.retry_period_seconds)
+                    self.elector.changed.set()
+                    continue
                 self.metrics.leader.set(1)
                 log.info("acting_as_leader", extra=fields(identity=self.identity))
-                # what the previous leader stored: running operations, cooldowns
-                await self.operations.restore()
                 await self._sync_pollers()
                 self.operations.resume_all()
             else:
