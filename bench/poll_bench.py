@@ -34,13 +34,19 @@ from autoscaler.core.policy import AGGREGATES, METRICS, ElasticsearchConnection
 from autoscaler.elastic.client import make_client
 from autoscaler.policyfiles import load_policies
 from autoscaler.signals.nodes import (
+    aggregate,
     filter_path_for,
     index_metrics_for,
     needed_metric_groups,
     parse_node_stats,
-    read_tiers,
+    select_tier,
 )
 from autoscaler.signals.poller import TierSubscription
+
+try:
+    from autoscaler.signals.nodes import read_tiers
+except ImportError:  # a tree from before issue 10 (bench/__init__.py): its per-policy path
+    read_tiers = None  # type: ignore[assignment]
 
 ROOT = Path(__file__).resolve().parents[1]
 NODES = 1000
@@ -129,8 +135,15 @@ def measure(name: str, keys: Sequence[MetricKey], before: bytes, body: bytes) ->
             reading = readings[(sub.roles, sub.name_pattern)]
             {k: reading.row[k] for k in sub.keys}
 
-    rows = read_tiers(parse_node_stats(obj), previous, tier_keys)
-    row = next(iter(rows.values())).row
+    def process_before() -> None:  # the poller before issue 10: every policy on its own
+        samples = parse_node_stats(obj)
+        for sub in subs:
+            tier = select_tier(samples, roles=sub.roles, name_pattern=sub.name_pattern)
+            aggregate(tier, previous, sub.keys)
+
+    if read_tiers is None:
+        process = process_before
+    row = aggregate(select_tier(parse_node_stats(obj), roles=subs[0].roles), previous, keys)
     missing = sorted(f"{m}.{a}" for (m, a), v in row.items() if v is None)
     number = max(3, int(2e6 // len(body)))
     process_ratio: list[float] = []

@@ -1,55 +1,57 @@
-"""Benchmark of the twin's Elasticsearch half at the size the design targets.
+"""The twin as ops run it: ``es-autoscaler sim`` (Elasticsearch + Kubernetes), one busy hour.
 
-Budget (DESIGN §9, brief): a 100-node cluster holding 5,000 shard copies must advance one
-simulated hour at 1 s resolution in under 10 s on one core, and serve ``_nodes/stats`` in
-under 50 ms. Figures are printed with a ratio against a baseline measured in the same run,
-so they stay comparable across machines:
+Why: ops rehearse policies against the twin and the integration suite leans on it, so what
+counts is the full model behind the ``sim`` command — the Elasticsearch cluster (allocator,
+recoveries, load model) *and* the Kubernetes model (StatefulSet, pods, PVCs, leases) — not the
+ES half alone. The bench starts the real command as a separate process with a virtual clock,
+scales its StatefulSet up by 10 % through the Kubernetes API (pods start, ES nodes join, shards
+rebalance) under a steady workload, and times ``POST /_sim/advance?seconds=3600``: one
+simulated hour at 1 s resolution, at 100 nodes / 5,000 shard copies and 300 nodes / 15,000.
 
-* the hour vs a bare Python loop doing one dict update per node per simulated second;
-* ``_nodes/stats`` over HTTP vs ``json.dumps`` of the very same response dict.
+The baseline measured in the same run is a bare Python loop doing one dict update per node per
+simulated second (the least any per-second model must do); the ratio is printed beside the
+wall time. Bounded: every request has a timeout and the process is terminated in ``finally``.
 
-Run: ``.venv/bin/python -m bench.sim_bench`` (or ``python bench/sim_bench.py``).
+Run: ``python -m bench sim_bench``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import statistics
+import os
+import signal
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import product_env, product_tree
 
-import aiohttp
-from aiohttp import web
-
-from autoscaler.sim.clock import VirtualClock
-from autoscaler.sim.cluster import Cluster
-from autoscaler.sim.datasets import IndexSpec
-from autoscaler.sim.es_api import EsApi, build_es_app
-from autoscaler.sim.loadmodel import ALL_METRICS
-
-GB = 2**30
-NODES = 100
 HOUR = 3600
+SIZES = (100, 300)
+COPIES_PER_NODE = 50
+INDICES = 50
 
 
-def _cluster() -> Cluster:
-    # 50 indices × 50 primaries × (1 + 1 replica) = 5,000 shard copies of 1 GB each
-    indices = [IndexSpec(f"logs-{i:02d}", 50, 1, 50 * GB) for i in range(50)]
-    cluster = Cluster(clock=VirtualClock(), seed=42, indices=indices)
-    for i in range(NODES - 10):
-        cluster.add_node(f"es-{i:03d}", disk_bytes=2000 * GB, heap_bytes=16 * GB)
-    cluster.step(0)
-    return cluster
+def _indices_spec(nodes: int) -> str:
+    primaries = COPIES_PER_NODE * nodes // (2 * INDICES)  # one replica: two copies each
+    return ",".join(f"logs-{i:02d}:{primaries}x1:{primaries}gb" for i in range(INDICES))
 
 
-def _baseline_loop() -> float:
-    state = {f"n{i}": {"a": 0.0, "b": 0.0, "c": 0.0} for i in range(NODES)}
+def _request(
+    method: str, url: str, body: dict[str, Any] | None, *, ctype: str, timeout: float
+) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": ctype})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read() or b"null")
+
+
+def _baseline(nodes: int) -> float:
+    state = {f"n{i}": {"a": 0.0, "b": 0.0, "c": 0.0} for i in range(nodes)}
     t0 = time.perf_counter()
     for _ in range(HOUR):
         for d in state.values():
@@ -59,86 +61,96 @@ def _baseline_loop() -> float:
     return time.perf_counter() - t0
 
 
-def _median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000.0
-
-
-async def _http_stats(cluster: Cluster, path: str, n: int) -> tuple[list[float], int]:
-    runner = web.AppRunner(build_es_app(cluster))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    times: list[float] = []
-    size = 0
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(n):
-                t0 = time.perf_counter()
-                async with http.get(f"http://{host}:{port}{path}") as resp:
-                    body = await resp.read()
-                    assert resp.status == 200
-                times.append(time.perf_counter() - t0)
-                size = len(body)
-    finally:
-        await runner.cleanup()
-    return times, size
-
-
-def run() -> None:
-    t0 = time.perf_counter()
-    cluster = _cluster()
-    layout_s = time.perf_counter() - t0
-    copies = len(cluster.copies())
-    print(f"layout: {NODES - 10} nodes, {copies} shard copies placed in {layout_s * 1000:.0f} ms")
-
-    # one busy hour: 10 nodes join (rebalancing), one node drains, steady workload
-    for i in range(NODES - 10, NODES):
-        cluster.add_node(f"es-{i:03d}", disk_bytes=2000 * GB, heap_bytes=16 * GB)
-    cluster.update_settings(persistent={"cluster.routing.allocation.exclude._name": "es-000"})
-    cluster.set_workload(search_per_s=8000, index_per_s=80000)
-    t0 = time.perf_counter()
-    cluster.run_for(HOUR)
-    hour_s = time.perf_counter() - t0
-    base_s = _baseline_loop()
-    print(
-        f"advance 1 simulated hour (1 s steps, {NODES} nodes, {copies} copies): {hour_s:.2f} s wall "
-        f"= {HOUR / hour_s:.0f}x real time; baseline bare loop {base_s:.3f} s; ratio {hour_s / base_s:.1f}x "
-        f"[budget 10 s]"
-    )
-    print(
-        f"  during that hour: {cluster.relocations_completed} relocations "
-        f"({cluster.relocated_bytes / GB:.0f} GB), es-000 has {cluster.shards_on('es-000')} copies left"
-    )
-
-    api = EsApi(cluster)
-    metrics = frozenset(ALL_METRICS)
-    build: list[float] = []
-    dumps: list[float] = []
-    body: dict[str, Any] = {}
-    for _ in range(25):
-        t0 = time.perf_counter()
-        body = api.nodes_stats_body(None, metrics, None)
-        build.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        json.dumps(body, separators=(",", ":"))
-        dumps.append(time.perf_counter() - t0)
-    server = [b + d for b, d in zip(build, dumps, strict=True)]
-    print(
-        f"_nodes/stats server side (build + serialise): {_median_ms(server):.1f} ms "
-        f"(build {_median_ms(build):.1f} ms); baseline json.dumps alone {_median_ms(dumps):.1f} ms; "
-        f"ratio {_median_ms(server) / _median_ms(dumps):.1f}x [budget 50 ms]"
-    )
-    for path in (
-        "/_nodes/stats",
-        "/_nodes/stats/os,jvm,fs,thread_pool,indices?filter_path=nodes.*.os.cpu",
-    ):
-        times, size = asyncio.run(_http_stats(cluster, path, 25))
-        print(
-            f"GET {path} round trip incl. client read: median {_median_ms(times):.1f} ms "
-            f"({size / 1024:.0f} KiB); ratio vs json.dumps {_median_ms(times) / _median_ms(dumps):.1f}x"
+def hour(nodes: int, work: Path) -> dict[str, Any]:
+    log = work / f"sim-{nodes}.log"
+    args = [sys.executable, "-m", "autoscaler", "sim", "--virtual", "--nodes", str(nodes)]
+    args += ["--indices", _indices_spec(nodes), "--kubeconfig-dir", str(work / f"kube-{nodes}")]
+    args += ["--workload", f"{80 * nodes},{800 * nodes}"]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            args, stdout=sink, stderr=subprocess.STDOUT, env=product_env(), cwd=product_tree()
         )
+    try:
+        deadline = time.monotonic() + 300
+        twin: dict[str, Any] | None = None
+        while twin is None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"sim did not start:\n{log.read_text()[-2000:]}")
+            for line in log.read_text(errors="replace").splitlines():
+                if line.startswith("{") and '"elasticsearch"' in line:
+                    twin = json.loads(line)
+            time.sleep(0.2)
+        es, k8s = twin["elasticsearch"], twin["kubernetes"]
+        started = time.perf_counter() - 0.0
+        _request(
+            "POST", f"{es}/_sim/advance?seconds=60", None, ctype="application/json", timeout=600
+        )
+        settle = time.perf_counter() - started
+        sts = f"{k8s}/apis/apps/v1/namespaces/elastic/statefulsets/es-data/scale"
+        _request(
+            "PATCH",
+            sts,
+            {"spec": {"replicas": nodes + nodes // 10}},
+            ctype="application/merge-patch+json",
+            timeout=60,
+        )
+        t0 = time.perf_counter()
+        _request(
+            "POST",
+            f"{es}/_sim/advance?seconds={HOUR}",
+            None,
+            ctype="application/json",
+            timeout=1800,
+        )
+        wall = time.perf_counter() - t0
+        state = _request("GET", f"{es}/_sim/state", None, ctype="application/json", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    base = _baseline(nodes)
+    return {
+        "nodes": nodes,
+        "wall_s": wall,
+        "first_minute_s": settle,
+        "baseline_s": base,
+        "state": state,
+    }
+
+
+def _summary(state: Any) -> str:
+    if not isinstance(state, dict):
+        return ""
+    keys = [k for k in ("clock", "health", "nodes", "pods", "relocations_completed") if k in state]
+    return ", ".join(f"{k}={json.dumps(state[k])[:60]}" for k in keys)
+
+
+def run() -> dict[str, Any]:
+    out = []
+    print(
+        f"twin — `es-autoscaler sim --virtual` (ES + Kubernetes) as a process; StatefulSet scaled "
+        f"+10 % then one simulated hour (POST /_sim/advance?seconds={HOUR}), {COPIES_PER_NODE} "
+        "shard copies per node, steady workload"
+    )
+    with tempfile.TemporaryDirectory(prefix="esas-bench-") as tmp:
+        for nodes in SIZES:
+            r = hour(nodes, Path(tmp))
+            out.append(r)
+            print(
+                f"  {nodes:>3} nodes / {COPIES_PER_NODE * nodes:,} copies: one hour in {r['wall_s']:6.2f} s wall "
+                f"({HOUR / r['wall_s']:,.0f}× real time); bare per-node loop {r['baseline_s']:.2f} s, "
+                f"ratio {r['wall_s'] / r['baseline_s']:.1f}×"
+            )
+            summary = _summary(r["state"])
+            if summary:
+                print(f"      after: {summary}")
+    return {"sim": out}
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
     run()

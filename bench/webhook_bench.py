@@ -1,85 +1,303 @@
-"""Webhook throughput: our full handler (auth, size limits, validation, alert book update)
-against a bare aiohttp handler that reads the body and answers 200, same server, same client,
-measured side by side in one run. Prints requests/s of each and the ratio."""
+"""Webhook throughput of the real ``es-autoscaler serve`` process, against a bare aiohttp one.
+
+Why this shape (issue 10): a bench that calls the handler in-process measures a shortcut; users
+run the service. So the load comes from an external generator (``wrk``, the Debian package,
+installed with apt-get if missing) against two separate processes on 127.0.0.1:
+
+* ``es-autoscaler serve`` with the shipped policies (``policies/*.yaml``; only their
+  connection blocks are pointed at a digital twin started by ``es-autoscaler sim``, so the
+  pollers and replica reads run as they do in production) at its default log level;
+* ``bench/bare_server.py``: aiohttp reading and decoding the same JSON, answering 200.
+
+Rounds are interleaved (ours, bare, bare, ours, …), each one a fixed-length ``wrk`` run with
+32 connections; the figure is the median and min–max of ours/bare over the rounds. A third
+case measures the cost of one webhook with 50 policies and 1,000 remembered alerts.
+
+Everything stops by itself: bounded durations, processes terminated in ``finally``.
+Run: ``python -m bench webhook_bench``.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
-import aiohttp
-from aiohttp import web
+from bench import product_env
 
-from autoscaler.core.alerts import AlertBook, WebhookPayload
-from autoscaler.metrics import Metrics
-from autoscaler.signals.webhook import WebhookAuth, webhook_handler
-
-FIXTURE = (
-    Path(__file__).parents[1] / "tests/fixtures/alertmanager/api-group-mixed-one-resolved.json"
-)
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "alertmanager"
+PAYLOADS = ["api-group-mixed-one-resolved.json", "api-firing.json"]
 TOKEN = "bench-token"
-REQUESTS = 3000
-CONCURRENCY = 32
+PATH = "/webhook/alertmanager"
+ROUNDS = 5
+SECONDS = 3
+CONNECTIONS = 32
+MANY_POLICIES = 50
+MANY_ALERTS = 1000
+MANY_SECONDS = 5
 
 
-async def _bare(request: web.Request) -> web.Response:
-    await request.read()
-    return web.json_response({"status": "ok"})
-
-
-async def _measure(handler: object, body: bytes) -> float:
-    app = web.Application()
-    app.router.add_route("*", "/hook", handler)  # type: ignore[arg-type]
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    url = f"http://127.0.0.1:{port}/hook"
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    sem = asyncio.Semaphore(CONCURRENCY)
-    async with aiohttp.ClientSession() as s:
-
-        async def one() -> None:
-            async with sem, s.post(url, data=body, headers=headers) as r:
-                assert r.status == 200, r.status
-                await r.read()
-
-        await asyncio.gather(*(one() for _ in range(200)))  # warm-up
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(REQUESTS)))
-        elapsed = time.perf_counter() - t0
-    await runner.cleanup()
-    return REQUESTS / elapsed
-
-
-async def _main() -> None:
-    body = FIXTURE.read_bytes()
-    book = AlertBook()
-
-    async def on_payload(payload: WebhookPayload) -> None:
-        nonlocal book
-        book = book.apply(payload, received_at=time.time())
-
-    ours = webhook_handler(
-        auth=WebhookAuth.from_sources(
-            token=TOKEN,
-            token_file=None,
-            basic_user=None,
-            basic_password_file=None,
-            insecure_no_auth=False,
-        ),
-        max_bytes=1 << 20,
-        on_payload=on_payload,
-        metrics=Metrics(),
+def ensure_wrk() -> str:
+    """``wrk`` from PATH, or installed from Debian with apt-get (as root, or through sudo)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("  wrk not found: installing the Debian package 'wrk' with apt-get", flush=True)
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(
+        [*sudo, "apt-get", "install", "-y", "--no-install-recommends", "wrk"], check=True, env=env
     )
-    bare = await _measure(_bare, body)
-    full = await _measure(ours, body)
-    print(f"bare aiohttp handler : {bare:8.0f} req/s")
-    print(f"es-autoscaler webhook: {full:8.0f} req/s")
-    print(f"ratio (ours / bare)  : {full / bare:8.2f}")
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is still missing after apt-get install wrk")
+    return found
 
 
-def run() -> None:
-    asyncio.run(_main())
+def _wait_json_line(
+    path: Path, key: str, proc: subprocess.Popen[bytes], timeout: float = 60
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in path.read_text(errors="replace").splitlines():
+            with suppress(json.JSONDecodeError):
+                rec = json.loads(line)
+                if (
+                    isinstance(rec, dict)
+                    and key in rec
+                    and (key != "event" or rec["event"] == "listening")
+                ):
+                    return rec
+        if proc.poll() is not None:
+            raise SystemExit(
+                f"{proc.args} exited with {proc.returncode}:\n{path.read_text()[-2000:]}"
+            )
+        time.sleep(0.1)
+    raise SystemExit(f"no {key!r} line from {proc.args} within {timeout} s")
+
+
+@contextmanager
+def _process(args: list[str], out: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(
+            args, stdout=sink, stderr=subprocess.STDOUT, env=product_env(), cwd=out.parent
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _point_at(policy_text: str, es_url: str) -> str:
+    """The policy with its ``elasticsearch`` block replaced by the twin's plain-HTTP URL."""
+    out, skipping = [], False
+    for line in policy_text.splitlines():
+        if line.startswith("elasticsearch:"):
+            out.append("elasticsearch:")
+            out.append(f"  url: {es_url}")
+            interval = None
+            skipping = True
+            continue
+        if skipping:
+            if line.startswith("  "):
+                m = re.match(r"\s+pollInterval:\s*(\S+)", line)
+                if m:
+                    interval = m.group(1)
+                    out.append(f"  pollInterval: {interval}")
+                continue
+            skipping = False
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _policies(dest: Path, es_url: str, *, many: bool) -> None:
+    dest.mkdir()
+    if not many:
+        for src in sorted((ROOT / "policies").glob("*.yaml")):
+            (dest / src.name).write_text(_point_at(src.read_text(), es_url))
+        return
+    text = _point_at((ROOT / "policies" / "search-alert-driven.yaml").read_text(), es_url)
+    for i in range(MANY_POLICIES):
+        (dest / f"p{i:02d}.yaml").write_text(
+            text.replace("name: search-tier", f"name: search-{i:02d}")
+        )
+
+
+@contextmanager
+def services(work: Path, *, many: bool = False) -> Iterator[tuple[str, str]]:
+    """(our webhook URL, the bare server's URL), each a separate process on 127.0.0.1."""
+    py = sys.executable
+    with _process(
+        [py, "-m", "autoscaler", "sim", "--virtual", "--kubeconfig-dir", str(work / "kube")],
+        work / "sim.log",
+    ) as sim:
+        twin = _wait_json_line(work / "sim.log", "elasticsearch", sim)
+        pdir = work / ("many" if many else "policies")
+        _policies(pdir, twin["elasticsearch"], many=many)
+        (work / "token").write_text(TOKEN + "\n")
+        args = [
+            py,
+            "-m",
+            "autoscaler",
+            "serve",
+            "--policies",
+            str(pdir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--webhook-token-file",
+            str(work / "token"),
+            "--state-dir",
+            str(work / f"state-{pdir.name}"),
+            "--kubeconfig",
+            twin["kubeconfig"],
+        ]
+        log = work / f"serve-{pdir.name}.log"
+        with (
+            _process(args, log) as serve,
+            _process([py, str(ROOT / "bench" / "bare_server.py")], work / "bare.log") as bare,
+        ):
+            ours = _wait_json_line(log, "event", serve)["port"]
+            theirs = _wait_json_line(work / "bare.log", "port", bare)["port"]
+            yield f"http://127.0.0.1:{ours}{PATH}", f"http://127.0.0.1:{theirs}{PATH}"
+
+
+def _lua(work: Path, body: Path) -> Path:
+    script = work / f"{body.stem}.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f'local f = io.open("{body}", "rb")\nwrk.body = f:read("*all")\nf:close()\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {TOKEN}"\n'
+    )
+    return script
+
+
+def wrk(
+    binary: str, url: str, script: Path, seconds: int = SECONDS, connections: int = CONNECTIONS
+) -> float:
+    """Requests/s of one bounded wrk run; refuses a run with error answers."""
+    out = subprocess.run(
+        [
+            binary,
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 30,
+    ).stdout
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad:
+        raise SystemExit(f"{url}: {bad.group(1)} error answers under load:\n{out}")
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m:
+        raise SystemExit(f"unreadable wrk output:\n{out}")
+    return float(m.group(1))
+
+
+def _post(url: str, body: bytes) -> None:
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        r.read()
+
+
+def _remember_alerts(url: str) -> None:
+    """Fill the alert book with MANY_ALERTS distinct firing alerts the policies watch."""
+    template = json.loads((FIXTURES / "api-firing.json").read_text())
+    base = template["alerts"][0]
+    for batch in range(MANY_ALERTS // 100):
+        alerts = []
+        for j in range(100):
+            n = batch * 100 + j
+            a = json.loads(json.dumps(base))
+            a["labels"]["instance"] = f"es-{n:04d}"
+            a["fingerprint"] = f"{n:016x}"
+            alerts.append(a)
+        _post(url, json.dumps({**template, "alerts": alerts}).encode())
+
+
+def _fmt(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}× (min {min(values):.2f}, max {max(values):.2f})"
+
+
+def run() -> dict[str, Any]:
+    binary = ensure_wrk()
+    results: dict[str, Any] = {}
+    print(
+        f"webhook throughput — wrk -t1 -c{CONNECTIONS} -d{SECONDS}s, {ROUNDS} interleaved rounds, "
+        "real `es-autoscaler serve` (shipped policies) vs bare aiohttp, both separate processes"
+    )
+    with tempfile.TemporaryDirectory(prefix="esas-bench-") as tmp:
+        work = Path(tmp)
+        with services(work) as (ours, bare):
+            for name in PAYLOADS:
+                script = _lua(work, FIXTURES / name)
+                wrk(binary, ours, script, 1)  # warm-up
+                wrk(binary, bare, script, 1)
+                ratios, o_rps, b_rps = [], [], []
+                for r in range(ROUNDS):
+                    order = (
+                        [(ours, o_rps), (bare, b_rps)]
+                        if r % 2 == 0
+                        else [(bare, b_rps), (ours, o_rps)]
+                    )
+                    for url, sink in order:
+                        sink.append(wrk(binary, url, script))
+                    ratios.append(o_rps[-1] / b_rps[-1])
+                results[name] = {"ours_rps": o_rps, "bare_rps": b_rps, "ratio": ratios}
+                print(
+                    f"  {name:<36} ours {statistics.median(o_rps):7.0f} req/s, bare "
+                    f"{statistics.median(b_rps):7.0f} req/s, ratio ours/bare {_fmt(ratios)}"
+                )
+        with services(work, many=True) as (ours, bare):
+            _remember_alerts(ours)
+            script = _lua(work, FIXTURES / "api-firing.json")
+            wrk(binary, ours, script, 1)
+            # One connection: the figure is what one webhook costs, not how they queue.
+            rps = [wrk(binary, ours, script, MANY_SECONDS, 1) for _ in range(3)]
+            ms = [1000.0 / x if x else MANY_SECONDS * 1000.0 for x in rps]
+            results["many"] = {"rps": rps, "ms_per_webhook": ms}
+            print(
+                f"  {MANY_POLICIES} policies + {MANY_ALERTS} remembered alerts, api-firing.json, "
+                f"one connection: {statistics.median(ms):.2f} ms per webhook (median of 3 runs of "
+                f"{MANY_SECONDS} s; {statistics.median(rps):.0f} req/s)"
+                + (" — no answer within a run: at least the run's length" if not all(rps) else "")
+            )
+    return {"webhook": results}
+
+
+if __name__ == "__main__":
+    run()
