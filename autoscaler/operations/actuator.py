@@ -40,6 +40,12 @@ class RunnerActuator:
         last = next((o for o in self.runner.state.finished if o.policy == policy.name), None)
         return last.view() if last is not None else None
 
+    def paused(self) -> frozenset[str]:
+        return self.runner.state.paused
+
+    async def set_paused(self, policy: str, paused: bool) -> None:
+        await self.runner.set_paused(policy, paused)
+
     def operations_view(self) -> list[dict[str, Any]]:
         return [op.view() for op in self.runner.operations()]
 

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from autoscaler.clock import wall_seconds
 from autoscaler.core.durations import format_duration
 from autoscaler.core.operation import (
     Announcement,
@@ -53,6 +54,9 @@ T = TypeVar("T")
 
 _STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
 LONG_POLL_SECONDS = 30.0
+MIN_CADENCE = 0.05
+"""Wall seconds a wait sleeps at least between two checks when the clock runs faster than the
+wall clock (the demo): ``poll_interval`` of simulated time would otherwise be a busy loop."""
 """Server-side ``timeout`` of one health long-poll (the client waits longer)."""
 STALL_SECONDS = 120.0
 """A drain with copies left and nothing relocating for this long has stalled (a shard that
@@ -140,6 +144,15 @@ class Runner:
         self._starting: set[str] = set()
         self._last_failed: dict[str, float] = {}
 
+    @property
+    def cadence(self) -> float:
+        """Wall seconds between two checks of a wait: ``poll_interval`` seconds of the clock's
+        time — the same on the wall clock; shorter on the demo's faster simulated clock (down
+        to ``MIN_CADENCE``), so a phase is confirmed as soon in simulated time as in real."""
+        return min(
+            self.poll_interval, max(MIN_CADENCE, wall_seconds(self.clock, self.poll_interval))
+        )
+
     # -- queries ----------------------------------------------------------------------------
 
     def running_for(self, key: str | None) -> Operation | None:
@@ -152,6 +165,10 @@ class Runner:
 
     def last_confirmed_at(self, key: str | None) -> float | None:
         return None if key is None else self.state.last_confirmed.get(key)
+
+    async def set_paused(self, policy: str, paused: bool) -> None:
+        """Remember a pause in the store, so it outlives a restart."""
+        self.state = await self.store.update(lambda s: s.with_paused(policy, paused))
 
     def operations(self) -> list[Operation]:
         """Running then finished, newest first."""
@@ -399,7 +416,7 @@ class Runner:
                 log.warning(
                     "operation_retry", extra=_fields(id=op.id, phase=op.phase, error=str(e)[:300])
                 )
-                await asyncio.sleep(self.poll_interval)
+                await asyncio.sleep(self.cadence)
 
     async def _wait(
         self,
@@ -435,7 +452,7 @@ class Runner:
                 limit = phase_timeout(op.phase, b.policy.safety) or b.policy.safety.joinTimeout
                 out = timed_out(op.phase, limit, what)
                 return Outcome(out.kind, out.detail + last_error)
-            await asyncio.sleep(max(0.0, self.poll_interval - (loop.time() - began)))
+            await asyncio.sleep(max(0.0, self.cadence - (loop.time() - began)))
 
     async def _preflight(self, op: Operation, b: Binding) -> Outcome:
         async def gather() -> list[str]:
@@ -554,7 +571,7 @@ class Runner:
                     b.policy.safety.joinTimeout,
                     f"{want - len(op.joining)} of {want} new node(s) did not join (joined: {seen})",
                 )
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(self.cadence)
 
     async def _waiting_for_pods(self, op: Operation, b: Binding) -> Outcome:
         if isinstance(b.target, NodeGroup):

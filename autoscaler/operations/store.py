@@ -51,6 +51,8 @@ class StoredState:
     """Target key → when its last operation was confirmed (cooldowns)."""
     finished: tuple[Operation, ...] = ()
     """Newest first, at most ``keep`` of them."""
+    paused: frozenset[str] = frozenset()
+    """Policies paused through the API (a restart must not un-pause them)."""
     keep: int = 100
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +61,7 @@ class StoredState:
             "running": {k: op.to_dict() for k, op in sorted(self.running.items())},
             "lastConfirmed": dict(sorted(self.last_confirmed.items())),
             "finished": [op.to_dict() for op in self.finished],
+            "paused": sorted(self.paused),
         }
 
     @classmethod
@@ -72,10 +75,15 @@ class StoredState:
                 running={k: Operation.from_dict(v) for k, v in d.get("running", {}).items()},
                 last_confirmed={k: float(v) for k, v in d.get("lastConfirmed", {}).items()},
                 finished=tuple(Operation.from_dict(v) for v in d.get("finished", []))[:keep],
+                paused=frozenset(str(p) for p in d.get("paused", [])),
                 keep=keep,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise StoreError(f"state is malformed: {e!r}") from None
+
+    def with_paused(self, policy: str, paused: bool) -> StoredState:
+        names = self.paused | {policy} if paused else self.paused - {policy}
+        return replace(self, paused=frozenset(names))
 
     def with_operation(self, op: Operation) -> StoredState:
         """Record ``op``: running ones replace their target's entry; finished ones move to

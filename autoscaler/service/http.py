@@ -144,6 +144,11 @@ async def _set_paused(request: web.Request, paused: bool) -> web.Response:
     name = request.match_info["name"]
     if name not in rt.policies:
         return _json({"error": f"no policy named {name[:100]!r}"}, status=404)
+    if rt.actuator is not None:
+        try:
+            await rt.actuator.set_paused(name, paused)
+        except Exception as e:  # the store is down: say so rather than pause only in memory
+            return _json({"error": f"could not persist the pause: {e}"}, status=503)
     if paused:
         rt.paused.add(name)
     else:

@@ -19,7 +19,13 @@ from typing import Any, Protocol
 
 from prometheus_client import Gauge
 
-from autoscaler.core.alerts import AlertBook, AlertState, AlertStore, WebhookPayload
+from autoscaler.core.alerts import (
+    AlertBook,
+    AlertState,
+    AlertStore,
+    WebhookPayload,
+    alert_state,
+)
 from autoscaler.core.engine import Decision, TargetState, cooldown_remaining, decide
 from autoscaler.core.observations import MetricKey, Observations
 from autoscaler.core.policy import (
@@ -94,6 +100,14 @@ class Actuator(Protocol):
 
     def operations_view(self) -> list[dict[str, Any]]:
         """Every remembered operation, newest first, in the ``/api/v1/operations`` shape."""
+        ...
+
+    async def set_paused(self, policy: str, paused: bool) -> None:
+        """Persist a pause or resume (raises when the state cannot be written)."""
+        ...
+
+    def paused(self) -> frozenset[str]:
+        """Policies paused as stored (survives restarts and leader changes)."""
         ...
 
 
@@ -270,17 +284,25 @@ class Runtime:
         """Fold a webhook into the alert book in O(alerts in the payload); mark the policies
         whose alert conditions it touches dirty (``flush`` evaluates them) and return them."""
         now = self.clock()
-        result = self.alerts.apply(payload, received_at=now)
-        self.alerts.prune(now=now, ttl=self.alert_ttl)
-        if result.ignored:
-            self.metrics.alerts_ignored.inc(result.ignored)
-        if result.dropped:
-            self.metrics.alerts_dropped.inc(result.dropped)
         touched: set[str] = set()
+        ignored = dropped = 0
         for a in payload.alerts:
-            for name, cond in self._conditions.get(a.labels["alertname"], ()):
-                if name not in touched and cond.matches(a.labels):
+            labels = a.labels
+            matched = False
+            for name, cond in self._conditions.get(labels["alertname"], ()):
+                if cond.matches(labels):  # the same test as _matchable, done once
+                    matched = True
                     touched.add(name)
+            if not matched:
+                ignored += 1
+                continue
+            _, evicted = self.alerts.put(alert_state(a, now), kept=True)
+            dropped += evicted
+        self.alerts.prune(now=now, ttl=self.alert_ttl)
+        if ignored:
+            self.metrics.alerts_ignored.inc(ignored)
+        if dropped:
+            self.metrics.alerts_dropped.inc(dropped)
         self._dirty |= touched
         return sorted(touched)
 
@@ -351,7 +373,11 @@ class Runtime:
 
     def effective(self, rt: PolicyRuntime) -> Policy:
         can_act = self.actuator is not None and self.actuator.can_act(rt.policy)
-        return effective(rt.policy, can_act=can_act, paused=rt.policy.name in self.paused)
+        return effective(rt.policy, can_act=can_act, paused=self.api_paused(rt.policy.name))
+
+    def api_paused(self, name: str) -> bool:
+        """Paused through ``POST /api/v1/policies/{name}/pause`` (here or as stored)."""
+        return name in self.paused or (self.actuator is not None and name in self.actuator.paused())
 
     def evaluate_all(self, names: Iterable[str] | None = None) -> list[Decision]:
         now = self.clock()
@@ -446,7 +472,7 @@ class Runtime:
             "file": rt.loaded.file,
             "mode": p.mode,
             "effectiveMode": self.effective(rt).mode,
-            "paused": name in self.paused,
+            "paused": self.api_paused(name),
             "summary": p.describe(),
             "target": p.target.describe() if p.target else None,
             "replicas": {

@@ -116,3 +116,21 @@ async def test_a_forbidden_scale_shows_as_the_policys_last_operation_failure(
             state = (await sim(twin, "GET", "/_sim/state"))["kubernetes"]
             (sts,) = state["statefulsets"]
             assert sts["replicas"] == 3
+
+
+async def test_a_pause_survives_a_restart_of_the_service(tmp_path: Path) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with small_twin() as twin:
+        async with (
+            serving(tmp_path, twin, name="hot", when_up=HOT) as r,
+            r.session.post(r.url + "/api/v1/policies/hot/pause", headers=auth) as resp,
+        ):
+            assert resp.status == 200
+        async with serving(tmp_path, twin, name="hot", when_up=HOT) as r:
+            view = await r.get("/api/v1/policies/hot")
+            assert (view["paused"], view["effectiveMode"]) == (True, "paused")
+            async with r.session.post(r.url + "/api/v1/policies/hot/resume", headers=auth) as resp:
+                assert resp.status == 200
+        async with serving(tmp_path, twin, name="hot", when_up=HOT) as r:
+            view = await r.get("/api/v1/policies/hot")
+            assert (view["paused"], view["effectiveMode"]) == (False, "active")
