@@ -179,14 +179,8 @@ class LeaderElector:
     async def try_acquire_or_renew(self) -> bool:
         """One round of client-go's ``tryAcquireOrRenew``; True when we hold the Lease now."""
         now_wall, now_mono = self._wall(), self._monotonic()
-        try:
-            lease = await self._coord.read_namespaced_lease(
-                self.name, self.namespace, _preload_content=False
-            )
-            body = await lease.json()
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        body = await self._read()
+        if body is None:
             return await self._create(now_wall, now_mono)
         spec = body.get("spec") or {}
         meta = body.get("metadata") or {}
@@ -231,6 +225,27 @@ class LeaderElector:
         self._won(now_mono)
         return True
 
+    async def _read(self) -> dict[str, Any] | None:
+        """The Lease as raw JSON (MicroTime strings untouched), or None when it does not exist.
+
+        With ``_preload_content=False`` kubernetes-asyncio hands back the HTTP response without
+        checking its status (``client/rest.py`` raises only when preloading), so the status is
+        checked here: a 403 or 5xx must never read as "no Lease" and lead to a blind write.
+        """
+        resp = await self._coord.read_namespaced_lease(
+            self.name, self.namespace, _preload_content=False
+        )
+        try:
+            if resp.status == 404:
+                return None
+            if not 200 <= resp.status <= 299:
+                text = await resp.text()
+                raise ApiException(status=resp.status, reason=f"{resp.reason}: {text[:300]}")
+            body: dict[str, Any] = await resp.json()
+            return body
+        finally:
+            resp.release()
+
     def _annotations(self, meta: dict[str, Any]) -> dict[str, str]:
         annotations = dict(meta.get("annotations") or {})
         if self.advertise_url:
@@ -271,10 +286,9 @@ class LeaderElector:
 
     async def release(self) -> None:
         """Give the Lease up (client-go ``ReleaseOnCancel``): empty holder, 1 s duration."""
-        lease = await self._coord.read_namespaced_lease(
-            self.name, self.namespace, _preload_content=False
-        )
-        body = await lease.json()
+        body = await self._read()
+        if body is None:
+            return
         spec = body.get("spec") or {}
         if spec.get("holderIdentity") != self.identity:
             return

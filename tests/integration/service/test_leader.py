@@ -10,8 +10,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from autoscaler.service.leader import LEADER_URL_ANNOTATION, LeaderElector, LeaseTiming
 from autoscaler.sim.server import RunningTwin, run_twin
@@ -162,3 +164,33 @@ async def test_a_stopped_leader_releases_the_lease_so_the_next_one_need_not_wait
 def test_timing_refuses_a_renew_deadline_not_shorter_than_the_lease() -> None:
     with pytest.raises(ValueError, match="renew deadline < lease duration"):
         LeaseTiming(lease_duration=10, renew_deadline=10, retry_period=2)
+
+
+async def test_the_first_replica_creates_the_lease_with_create_not_a_blind_put(
+    api: client.ApiClient, running: RunningTwin
+) -> None:
+    a = elector(api, "pod-a", ManualClock())
+    assert await a.try_acquire_or_renew()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{running.k8s_url}/_sim/requests") as resp,
+    ):
+        entries = (await resp.json())["requests"] if resp.status == 200 else None
+    assert entries is not None, "the twin serves its request log"
+    lease_calls = [(e["verb"], e["code"]) for e in entries if e["resource"] == "leases"]
+    assert lease_calls == [("get", 404), ("create", 201)]
+
+
+async def test_a_refused_lease_read_is_an_error_not_a_missing_lease(
+    api: client.ApiClient, running: RunningTwin
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        await session.post(
+            f"{running.es_url}/_sim/faults",
+            json={"type": "error", "app": "k8s", "status": 500, "count": 1},
+        )
+    a = elector(api, "pod-a", ManualClock())
+    with pytest.raises(ApiException) as err:
+        await a.try_acquire_or_renew()
+    assert err.value.status == 500
+    assert not a.is_leader()
