@@ -175,9 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Commands that live in their own modules (the twin, the service)."""
+    """Commands that live in their own modules (the twin, the service, the demo)."""
+    from autoscaler.demo.cli import add_demo_parser
     from autoscaler.sim.simcli import add_sim_parser
 
+    add_demo_parser(sub)
     add_sim_parser(sub)
     _add_serve_parser(sub)
 

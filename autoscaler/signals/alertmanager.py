@@ -34,6 +34,7 @@ from typing import Any, Final
 import aiohttp
 import orjson
 
+from autoscaler.clock import wall_seconds
 from autoscaler.core.alerts import AlertState, parse_timestamp
 from autoscaler.metrics import Metrics
 
@@ -201,4 +202,5 @@ class AlertmanagerSync:
                 ok = await self.sync_once(session)
                 self.attempted.set()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._delay(ok))
+                    wait = wall_seconds(self._clock, self._delay(ok))
+                    await asyncio.wait_for(stop.wait(), timeout=wait)

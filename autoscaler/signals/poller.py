@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from elasticsearch import AsyncElasticsearch
 
+from autoscaler.clock import wall_seconds
 from autoscaler.core.observations import MetricKey
 from autoscaler.core.policy import Policy
 from autoscaler.elastic.client import (
@@ -316,9 +317,9 @@ class Poller:
             result = await self.poll_once()
             await self._deliver(result)
             delay = started + self._next_delay(result) - self._clock()
-            if delay > 0:
+            if delay > 0:  # ``delay`` is on the clock's time (demo: simulated, faster)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                    await asyncio.wait_for(stop.wait(), timeout=wall_seconds(self._clock, delay))
 
     async def _deliver(self, result: PollResult) -> None:
         if self._on_result is None:

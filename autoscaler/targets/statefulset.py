@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -139,10 +139,13 @@ class StatefulSetTarget(StatefulSetReplicas):
         namespace: str,
         name: str,
         component: str = "es-autoscaler",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(api, namespace=namespace, name=name)
         self._core = client.CoreV1Api(api)
         self._component = component
+        #: Event timestamps (the service's injected clock; simulated in the demo)
+        self._clock = clock
         self._events: dict[tuple[str, str], tuple[str, int]] = {}
         self._uid: str | None = None
 
@@ -232,7 +235,7 @@ class StatefulSetTarget(StatefulSetReplicas):
         ``count`` and ``lastTimestamp`` of the first one, as client-go's EventCorrelator does
         (kubernetes/client-go tools/record/events_cache.go). Failures are logged, not raised:
         an Event is visibility, never a reason to stop an operation."""
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(self._clock(), UTC)
         stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
             if self._uid is None:
