@@ -303,7 +303,7 @@ class Service:
                 )
                 continue
             self._readers[rt.policy.name] = StatefulSetTarget(
-                self._kube, namespace=sts.namespace, name=sts.name
+                self._kube, namespace=sts.namespace, name=sts.name, clock=self.clock
             )
 
     # -- operations ---------------------------------------------------------------------------
