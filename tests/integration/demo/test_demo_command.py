@@ -1,0 +1,107 @@
+"""``es-autoscaler demo`` as a user runs it: a subprocess, stdout not a TTY (so plain lines), at a
+high speed. The summary it prints must show what the demo promises — a scale-up confirmed after
+rebalancing, a drained scale-down confirmed, no shard copy lost — in the order a real run has
+them, and the exit code must say whether that happened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).parents[3]
+SPEED = "1500"  # ~3 h 40 m of simulated time in ~10 s of wall time
+
+
+def run_demo(*args: str, timeout: float = 100) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESAS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "autoscaler", "demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env,
+        check=False,
+    )
+
+
+def timeline(stdout: str) -> list[tuple[int, str, str]]:
+    """``(simulated seconds, kind, text)`` of each summary timeline line."""
+    body = stdout.split("Timeline (simulated time | wall time):", 1)[1]
+    out = []
+    for line in body.splitlines()[1:]:
+        m = re.match(r"\s+T\+(\d+)h(\d\d)m(\d\d)s \|\s+[\d.]+s\s+(\S+)\s+(.*)$", line)
+        if not m:
+            break
+        h, mi, s, kind, text = m.groups()
+        out.append((int(h) * 3600 + int(mi) * 60 + int(s), kind, text))
+    return out
+
+
+def test_the_demo_scales_up_after_rebalancing_then_down_after_draining_and_loses_no_copy() -> None:
+    result = run_demo("--plain", "--speed", SPEED)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "\x1b[" not in out  # not a TTY: plain lines, no cursor movement
+    m = re.search(
+        r"Operations: (\d+) scale-up confirmed after rebalancing, (\d+) drained scale-down "
+        r"confirmed, (\d+) failed",
+        out,
+    )
+    assert m, out[-2000:]
+    ups, downs, failed = map(int, m.groups())
+    assert ups >= 1
+    assert downs >= 1
+    assert failed == 0
+    assert "Invariants: 0 shard copies lost" in out
+    assert "Result: OK" in out
+    events = timeline(out)
+    kinds = [(k, text.split(":")[0]) for _, k, text in events]
+    # decision → operation phases → confirmation, up before down, each in simulated-time order
+    up_decision = kinds.index(("decision", "scale up 3→4 (acted)"))
+    up_rebalancing = next(i for i, (_, t) in enumerate(kinds) if "→ rebalancing" in t)
+    up_confirmed = kinds.index(("confirmed", "up 3→4"))
+    down_decision = kinds.index(("decision", "scale down 4→3 (acted)"))
+    down_draining = next(i for i, (_, t) in enumerate(kinds) if "down 4→3 → draining" in t)
+    down_confirmed = kinds.index(("confirmed", "down 4→3"))
+    order = [up_decision, up_rebalancing, up_confirmed, down_decision, down_draining]
+    assert [*order, down_confirmed] == sorted([*order, down_confirmed])
+    times = [t for t, _, _ in events]
+    assert times == sorted(times)
+    # the scale-up waited for the shards: confirmed long after the new node joined
+    assert events[up_confirmed][0] - events[up_rebalancing][0] > 10 * 60
+    assert "copies: es-data-3" in events[up_confirmed][2]
+    # node-hours: fewer than the peak tier all along (it shrank again)
+    nh = re.search(r"Node-hours: ([\d.]+) \(the peak of 4 nodes all along: ([\d.]+)\)", out)
+    assert nh, out[-2000:]
+    assert 0 < float(nh.group(1)) < float(nh.group(2))
+
+
+def test_the_demo_exits_non_zero_when_the_expected_operations_do_not_happen() -> None:
+    # a quiet cluster for 30 simulated minutes: the policy never scales
+    result = run_demo("--plain", "--speed", SPEED, "--workload", "0m=200/1500", "--duration", "30m")
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Operations: 0 scale-up confirmed after rebalancing, 0 drained scale-down" in (
+        result.stdout
+    )
+    assert "Invariants: 0 shard copies lost" in result.stdout
+    assert "Result: FAILED" in result.stdout
+
+
+def test_bad_demo_inputs_are_refused_with_exit_2_and_a_clear_message(tmp_path: Path) -> None:
+    result = run_demo("--workload", "10m=lots")
+    assert result.returncode == 2
+    assert "expected AT=SEARCH/INDEX" in result.stderr
+    vm = REPO / "policies" / "vm-cluster-ansible.yaml"
+    result = run_demo("--policy", str(vm))
+    assert result.returncode == 2
+    assert "no StatefulSet target" in result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nreplicas: {min: 5, max: 2}\n")
+    result = run_demo("--policy", str(bad))
+    assert result.returncode == 2
+    assert str(bad) in result.stderr

@@ -1,0 +1,125 @@
+"""The demo's inputs and its clock: workload profiles, policy rehearsal, simulated waits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autoscaler.clock import Clock, wall_seconds
+from autoscaler.core.policy import load_policy_texts
+from autoscaler.demo.rehearsal import RehearsalError, load_rehearsal
+from autoscaler.demo.workload import (
+    WorkloadError,
+    load_workload,
+    parse_workload_spec,
+    parse_workload_text,
+)
+from autoscaler.metrics import Metrics
+from autoscaler.operations.runner import MIN_CADENCE, Runner
+from autoscaler.operations.store import FileStore
+
+REPO = Path(__file__).parents[3]
+
+
+def test_a_wait_on_a_faster_clock_lasts_its_simulated_length_divided_by_the_speed() -> None:
+    assert wall_seconds(Clock(speed=240.0), 15.0) == pytest.approx(0.0625)
+    assert wall_seconds(Clock(), 15.0) == 15.0
+    assert wall_seconds(lambda: 0.0, 15.0) == 15.0  # a plain callable runs at speed 1
+    with pytest.raises(ValueError, match="speed"):
+        Clock(speed=0)
+
+
+def test_the_runner_checks_every_poll_interval_of_its_clocks_time_with_a_wall_floor(
+    tmp_path: Path,
+) -> None:
+    async def bind(_: str) -> None:
+        return None
+
+    def runner(clock: Clock, poll: float) -> Runner:
+        return Runner(
+            store=FileStore(tmp_path), clock=clock, metrics=Metrics(), bind=bind, poll_interval=poll
+        )
+
+    assert runner(Clock(), 0.5).cadence == 0.5  # production: unchanged
+    assert runner(Clock(), 0.01).cadence == 0.01  # a test's short interval is kept
+    assert runner(Clock(speed=4.0), 0.5).cadence == 0.125
+    assert runner(Clock(speed=1000.0), 0.5).cadence == MIN_CADENCE
+
+
+def test_the_shipped_workload_is_quiet_then_above_the_threshold_then_quiet_again() -> None:
+    wl = load_workload(None)
+    assert wl.steps[0].at == 0
+    peak = max(s.search for s in wl.steps)
+    assert wl.steps[0].search < peak
+    assert wl.steps[-1].search < peak
+    assert wl.duration > wl.steps[-1].at
+
+
+def test_a_workload_spec_is_steps_of_at_equals_search_slash_index() -> None:
+    wl = parse_workload_spec("10m=1000/1500, 0m=200/100")
+    assert [(s.at, s.search, s.index) for s in wl.steps] == [(0, 200, 100), (600, 1000, 1500)]
+    assert wl.at(599).search == 200
+    assert wl.at(600).search == 1000
+    assert wl.duration == 600 + 2 * 3600
+    late = parse_workload_spec("5m=1/2")
+    assert (late.steps[0].at, late.steps[0].search) == (0, 0)  # quiet until the first step
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("steps: []", "no steps"),
+        ("steps: [{at: 1x, search: 1}]", "invalid duration"),
+        ("steps: [{at: 1m, search: -1}]", "must be >= 0"),
+        ("steps: [{at: 1m, search: fast}]", "must be a number"),
+        ("steps: [{at: 1m, cpu: 3}]", "expected {at: DURATION"),
+        ("duration: 5m\nsteps: [{at: 10m, search: 1}]", "ends before the last step"),
+        ("speed: 3\nsteps: []", "unknown keys"),
+        ("[1, 2]", "expected a mapping"),
+    ],
+)
+def test_a_bad_workload_file_is_refused_with_where_and_why(text: str, message: str) -> None:
+    with pytest.raises(WorkloadError, match=message):
+        parse_workload_text(text, source="w.yaml")
+
+
+def test_a_workload_argument_that_is_neither_a_file_nor_a_spec_is_refused() -> None:
+    with pytest.raises(WorkloadError, match="no such file"):
+        load_workload("/nonexistent/workload.yaml")
+
+
+def test_a_rehearsal_keeps_the_policy_and_replaces_only_the_connection() -> None:
+    path = REPO / "policies" / "prod-data-cpu-heap.yaml"
+    reh = load_rehearsal(str(path))
+    original = yaml.safe_load(path.read_text())
+    text = reh.text(es_url="http://127.0.0.1:9999")
+    served = yaml.safe_load(text)
+    assert served["elasticsearch"] == {"url": "http://127.0.0.1:9999", "pollInterval": "10s"}
+    for key in ("nodes", "target", "replicas", "scaleUp", "scaleDown", "safety", "mode"):
+        assert served[key] == original[key]
+    assert reh.statefulset == ("elastic", "es-data")
+    result = load_policy_texts([("rehearsal.yaml", text)])  # what serve will load
+    assert result.ok, result.errors
+
+
+def test_a_dry_run_policy_is_rehearsed_as_active_and_says_so() -> None:
+    reh = load_rehearsal(str(REPO / "policies" / "search-alert-driven.yaml"))
+    assert yaml.safe_load(reh.text(es_url="http://127.0.0.1:1"))["mode"] == "active"
+    assert "mode dry-run → active" in reh.changes
+
+
+def test_policies_the_demo_cannot_rehearse_are_refused_with_the_reason(tmp_path: Path) -> None:
+    with pytest.raises(RehearsalError, match="no StatefulSet target"):
+        load_rehearsal(str(REPO / "policies" / "vm-cluster-ansible.yaml"))
+    with pytest.raises(RehearsalError, match="cannot read"):
+        load_rehearsal(str(tmp_path / "missing.yaml"))
+    two = tmp_path / "two.yaml"
+    shipped = (REPO / "policies" / "prod-data-cpu-heap.yaml").read_text()
+    two.write_text(shipped + "\n---\n" + shipped.replace("name: prod-data", "name: other"))
+    with pytest.raises(RehearsalError, match="pick one with --name"):
+        load_rehearsal(str(two))
+    assert load_rehearsal(str(two), name="other").policy.name == "other"
+    with pytest.raises(RehearsalError, match="no policy named 'nope'"):
+        load_rehearsal(str(two), name="nope")
