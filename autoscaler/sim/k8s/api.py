@@ -191,6 +191,7 @@ class K8sApi:
                 info.name,
                 preconditions=options.get("preconditions"),
                 dry_run=dry_run or options.get("dryRun") == ["All"],
+                grace_seconds=grace_period(request, options),
             )
             return json_response(result)
         raise method_not_allowed()
@@ -356,6 +357,18 @@ def validate_patch_fields(
             {"causes": [{"reason": cause.reason, "message": cause.body, "field": cause.field}]},
         )
     return pruned, unknown if directive != "Ignore" else []
+
+
+def grace_period(request: web.Request, options: Obj) -> float | None:
+    """``gracePeriodSeconds`` from DeleteOptions (body) or the query; 400 when not a number."""
+    raw = options.get("gracePeriodSeconds", request.query.get("gracePeriodSeconds"))
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise bad_request(f"invalid gracePeriodSeconds: {raw!r}") from exc
+    return float(max(0, value))
 
 
 def with_warnings(response: web.Response, warnings: Sequence[str]) -> web.Response:

@@ -104,12 +104,18 @@ class K8sModel(ScaleSubresource):
 
     # ---- store hooks ---------------------------------------------------------------------
 
-    def _on_delete(self, rt: ResourceType, namespace: str, name: str) -> Obj | None:
+    def _on_delete(
+        self, rt: ResourceType, namespace: str, name: str, grace_seconds: float | None
+    ) -> Obj | None:
         if rt is not PODS:
             return None
         key = (namespace, name)
         obj = self._store(PODS).objects[key]
-        self.terminate_pod(namespace, name)
+        self.terminate_pod(namespace, name, grace_seconds=grace_seconds)
+        ps = self._pods.get(key)
+        if ps is not None and ps.gone_at is not None and ps.gone_at <= self._now():
+            # gracePeriodSeconds=0 (kubectl delete --force): the object goes at once
+            self._remove_pod(namespace, name)
         return self.get(PODS, namespace, name) if key in self._store(PODS).objects else obj
 
     def _on_deleted(self, rt: ResourceType, namespace: str, name: str) -> None:

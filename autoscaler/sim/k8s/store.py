@@ -120,9 +120,12 @@ class ApiStore:
 
     # ---- controller hooks ----------------------------------------------------------------
 
-    def _on_delete(self, rt: ResourceType, namespace: str, name: str) -> Obj | None:
+    def _on_delete(
+        self, rt: ResourceType, namespace: str, name: str, grace_seconds: float | None
+    ) -> Obj | None:
         """Before a DELETE removes the object: return the response to end it here (graceful
-        pod deletion), or ``None`` to let the store remove the object."""
+        pod deletion, ``DeleteOptions.gracePeriodSeconds``), or ``None`` to let the store
+        remove the object."""
         return None
 
     def _on_deleted(self, rt: ResourceType, namespace: str, name: str) -> None:
@@ -411,6 +414,7 @@ class ApiStore:
         *,
         preconditions: Mapping[str, Any] | None = None,
         dry_run: bool = False,
+        grace_seconds: float | None = None,
     ) -> Obj:
         """DELETE: a Success Status, or the deleted pod (pods are returned as objects)."""
         store = self._store(rt)
@@ -441,7 +445,7 @@ class ApiStore:
             )
         if dry_run:
             return self._view(rt, obj) if rt is PODS else success_status(rt, obj)
-        handled = self._on_delete(rt, namespace, name)
+        handled = self._on_delete(rt, namespace, name, grace_seconds)
         if handled is not None:
             return handled
         self._drop(STORE_OF.get(rt, rt), key)

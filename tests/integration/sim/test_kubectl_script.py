@@ -174,6 +174,12 @@ async def test_kubectl_session_get_describe_scale_patch_rollout_apply_pvc_watch(
     assert sts["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":8.15.1")
     assert sts["spec"]["replicas"] == 4
 
+    out = await run(
+        kubectl, running, "delete", "pod", "es-data-0", "--grace-period=0", "--force", *NS
+    )
+    assert 'pod "es-data-0" force deleted' in out
+    assert running.twin.k8s.pod_state("elastic", "es-data-0") is None
+
     await run(kubectl, running, "scale", "statefulset/es-data", "--replicas=5", *NS)
     seen = await watch_until(
         kubectl, running,

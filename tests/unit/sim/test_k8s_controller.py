@@ -242,3 +242,13 @@ def test_events_expire_after_the_event_ttl() -> None:
     with pytest.raises(K8sError) as err:
         model.get(EVENTS, NS, "e1")
     assert err.value.code == 404
+
+
+def test_a_delete_with_grace_period_zero_removes_the_pod_at_once() -> None:
+    model, clock = make()
+    model.delete(PODS, NS, "es-data-1", grace_seconds=0)
+    with pytest.raises(K8sError) as err:
+        model.get(PODS, NS, "es-data-1")
+    assert err.value.code == 404
+    run(model, clock, 1)
+    assert model.pod_state(NS, "es-data-1") is not None  # the controller recreates it
