@@ -1,5 +1,5 @@
 # es-autoscaler: two commands for a new user.
-#   make demo   -- the main job (today: validate + back-test the shipped example policies)
+#   make demo   -- the main job: the real service scales a simulated cluster up and down (~1 min)
 #   make test   -- the whole test command: ruff, mypy --strict, import-linter, pytest
 # Both create .venv from the hash-locked requirements on first use.
 
@@ -20,10 +20,11 @@ $(STAMP): requirements/dev.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# DEMO_ARGS: e.g. make demo DEMO_ARGS="--plain --speed 600" or DEMO_ARGS="--policy my.yaml"
+DEMO_ARGS ?=
+
 demo: $(STAMP)
-	$(BIN)/es-autoscaler validate policies/
-	@echo
-	$(BIN)/es-autoscaler backtest --policy policies/prod-data-cpu-heap.yaml --metrics examples/metrics/busy-day.csv --replicas 3 --confirm-after 5m
+	$(BIN)/es-autoscaler demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
