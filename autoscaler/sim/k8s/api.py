@@ -8,6 +8,7 @@ server-side ``Table`` output. Behaviour references: ``tests/fixtures/kubernetes/
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -165,6 +166,7 @@ class K8sApi:
         if verb == "update":
             body, _ = await read_body(request, rt, patch=False)
             body, warnings = validate_fields(request, rt, body)
+            self._authorize_create_on_update(request, rt, info)
             obj, was_created = self.model.replace(
                 rt, info.namespace, info.name, body, dry_run=dry_run
             )
@@ -195,6 +197,23 @@ class K8sApi:
             )
             return json_response(result)
         raise method_not_allowed()
+
+    def _authorize_create_on_update(
+        self, request: web.Request, rt: ResourceType, info: RequestInfo
+    ) -> None:
+        """A PUT that would create the object needs ``create`` as well as ``update``.
+
+        kube-apiserver ``handlers/update.go`` wraps the create-on-update path in
+        ``withAuthorization(..., "create")``: for kinds whose strategy allows create on update
+        (Leases, Events) the caller must hold both verbs, and a missing ``create`` gets the
+        usual 403 naming ``create``.
+        """
+        if self.authorizer is None or not rt.create_on_update:
+            return
+        if self.model.exists(rt, info.namespace, info.name):
+            return
+        user = request.get(K8S_USER_KEY, "system:anonymous")
+        self.authorizer.check(dataclasses.replace(info, verb="create"), user, request.path)
 
     def _get(self, request: web.Request, rt: ResourceType, info: RequestInfo) -> web.Response:
         obj = self.model.get(rt, info.namespace, info.name)

@@ -228,6 +228,10 @@ class ApiStore:
 
     # ---- generic read --------------------------------------------------------------------
 
+    def exists(self, rt: ResourceType, namespace: str, name: str) -> bool:
+        store_rt = STORE_OF.get(rt, rt)
+        return self._key(rt, namespace, name) in self._store(store_rt).objects
+
     def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         obj = self._store(rt).objects.get(self._key(rt, namespace, name))
         if obj is None:

@@ -16,6 +16,7 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from autoscaler.sim.datasets import parse_indices_spec
+from autoscaler.sim.k8s.types import LEASES
 from autoscaler.sim.server import RunningTwin, run_twin
 
 ROLE = """
@@ -225,3 +226,46 @@ async def test_a_strict_strategic_patch_with_an_unknown_field_is_invalid(
         ' "" is invalid: patch: Invalid value: "map[spec:map[replica:3]]": strict decoding '
         'error: unknown field "spec.replica"'
     )
+
+
+LEASE_ROLE = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: lease-updater, namespace: elastic}
+rules:
+  - apiGroups: [coordination.k8s.io]
+    resources: [leases]
+    verbs: [get, update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: lease-updater, namespace: elastic}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: lease-updater}
+subjects:
+  - {kind: ServiceAccount, name: elector, namespace: elastic}
+"""
+
+
+async def test_a_put_that_would_create_a_lease_needs_create_as_well_as_update(
+    tmp_path: Path,
+) -> None:
+    rbac = tmp_path / "rbac.yaml"
+    rbac.write_text(LEASE_ROLE)
+    async with (
+        run_twin(nodes=0, kubeconfig_dir=tmp_path, rbac_files=(str(rbac),)) as twin,
+        await api_for(twin.kubeconfigs["elastic/elector"]) as api,
+    ):
+        coord = client.CoordinationV1Api(api)
+        body = {
+            "metadata": {"name": "es-autoscaler", "namespace": "elastic"},
+            "spec": {"holderIdentity": "pod-a", "leaseDurationSeconds": 15},
+        }
+        with pytest.raises(ApiException) as err:  # update.go: create-on-update needs "create"
+            await coord.replace_namespaced_lease("es-autoscaler", "elastic", body)
+        assert err.value.status == 403
+        assert json.loads(err.value.body)["message"] == (
+            'leases.coordination.k8s.io "es-autoscaler" is forbidden: User '
+            '"system:serviceaccount:elastic:elector" cannot create resource "leases" in API '
+            'group "coordination.k8s.io" in the namespace "elastic"'
+        )
+        assert not twin.twin.k8s.exists(LEASES, "elastic", "es-autoscaler")
