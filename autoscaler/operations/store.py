@@ -182,6 +182,20 @@ def parse_configmap_ref(ref: str) -> tuple[str, str]:
 
 
 _CONFLICT_ATTEMPTS = 10
+CONFIGMAP_DATA_LIMIT = 900_000
+"""Bytes of JSON kept in the ConfigMap: ``ValidateConfigMap`` rejects data totalling more
+than ``core.MaxSecretSize`` = 1 MiB (kubernetes/kubernetes pkg/apis/core/validation/
+validation.go); this leaves a margin."""
+
+
+def fit(state: StoredState, *, limit: int) -> tuple[StoredState, str]:
+    """``state`` as JSON within ``limit`` bytes, dropping the oldest finished operations
+    first (running operations, confirmations and pauses are never dropped)."""
+    while True:
+        text = json.dumps(state.to_dict(), sort_keys=True)
+        if len(text.encode()) <= limit or not state.finished:
+            return state, text
+        state = replace(state, finished=state.finished[: max(0, len(state.finished) // 2)])
 
 
 class ConfigMapStore:
@@ -223,7 +237,7 @@ class ConfigMapStore:
         async with self._lock:
             for _ in range(_CONFLICT_ATTEMPTS):
                 state, version = await self._get()
-                new = fn(state)
+                new, text = fit(fn(state), limit=CONFIGMAP_DATA_LIMIT)
                 body: Any = {
                     "apiVersion": "v1",
                     "kind": "ConfigMap",
@@ -232,7 +246,7 @@ class ConfigMapStore:
                         "namespace": self.namespace,
                         "labels": {"app.kubernetes.io/managed-by": "es-autoscaler"},
                     },
-                    "data": {DATA_KEY: json.dumps(new.to_dict(), sort_keys=True)},
+                    "data": {DATA_KEY: text},
                 }
                 try:
                     if version is None:

@@ -15,7 +15,7 @@ from _ops_kit import NS, fault, small_twin
 from kubernetes_asyncio import client
 
 from autoscaler.core.operation import Operation, Outcome, advance, start
-from autoscaler.operations.store import ConfigMapStore, FileStore, StoredState, StoreError
+from autoscaler.operations.store import ConfigMapStore, FileStore, StoredState, StoreError, fit
 from autoscaler.targets.statefulset import make_api_client
 
 
@@ -118,3 +118,15 @@ def test_serve_refuses_to_start_on_an_unreadable_state_rather_than_forget_operat
     failed = [e for e in events if e.get("event") == "state_store_failed"]
     assert len(failed) == 1
     assert "not JSON" in failed[0]["error"]
+
+
+def test_a_state_too_big_for_a_configmap_drops_the_oldest_finished_operations_first() -> None:
+    finished = tuple(_confirmed(_op(f"old-{i}", "t"), 100.0 + i) for i in range(40))[::-1]
+    state = StoredState(running={"r": _op("running", "r")}, finished=finished, keep=100)
+    full = len(json.dumps(state.to_dict(), sort_keys=True))
+    kept, text = fit(state, limit=full // 3)
+    assert len(text) <= full // 3
+    assert kept.running == state.running
+    assert kept.finished == state.finished[: len(kept.finished)]  # newest kept
+    assert 0 < len(kept.finished) < 40
+    assert fit(state, limit=full)[0] == state
