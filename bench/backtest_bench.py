@@ -12,7 +12,7 @@ Run: ``python -m bench backtest_bench``.
 from __future__ import annotations
 
 import csv
-import os
+import re
 import statistics
 import subprocess
 import sys
@@ -37,23 +37,42 @@ def csv_read(path: Path) -> float:
     return time.perf_counter() - t0
 
 
+# The child reports its own peak: ``ru_maxrss`` from ``wait4`` would include the parent's
+# RSS (Linux records the pre-exec memory's high-water mark into the child's maxrss), and this
+# bench's parent holds other benches' data. ``VmHWM`` belongs to the exec'd image alone.
+_WRAPPER = """
+import atexit, runpy, sys
+def _hwm():
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    sys.stderr.write('BENCH_VMHWM_KB ' + line.split()[1] + chr(10))
+    except OSError:
+        pass
+atexit.register(_hwm)
+sys.argv = ['es-autoscaler', *sys.argv[1:]]
+runpy.run_module('autoscaler', run_name='__main__', alter_sys=True)
+"""
+
+
 def _peak_rss(path: Path) -> tuple[float, int, str]:
     """(wall seconds, peak RSS bytes, last output line) of one ``es-autoscaler backtest``
-    process, reaped with ``os.wait4`` for its own peak RSS (not the children's maximum)."""
-    args = [sys.executable, "-m", "autoscaler", "backtest", "--policy", str(POLICY)]
+    process (the same as ``python -m autoscaler backtest``, plus a report of its peak RSS)."""
+    args = [sys.executable, "-c", _WRAPPER, "backtest", "--policy", str(POLICY)]
     args += ["--metrics", str(path), "--replicas", "3", "--confirm-after", "5m"]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=out, stderr=err, cwd=product_tree(), env=product_env())
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"backtest failed ({proc.returncode}): {err.read().decode()[-2000:]}")
-        lines = out.read().decode().strip().splitlines()
-    return wall, usage.ru_maxrss * 1024, lines[-1] if lines else ""
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        args, capture_output=True, cwd=product_tree(), env=product_env(), timeout=900, check=False
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"backtest failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
+    m = re.search(rb"BENCH_VMHWM_KB (\d+)", proc.stderr)
+    if not m:
+        raise SystemExit("the back-test process did not report its peak RSS (no /proc?)")
+    lines = proc.stdout.decode().strip().splitlines()
+    return wall, int(m.group(1)) * 1024, lines[-1] if lines else ""
 
 
 def run() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 from autoscaler.core.alerts import AlertBook
 from autoscaler.core.durations import format_duration
-from autoscaler.core.observations import Observations, metric_key_name
+from autoscaler.core.observations import EMPTY_SERIES, MetricKey, Observations, metric_key_name
 from autoscaler.core.policy import (
     AlertCondition,
     AllOf,
@@ -27,7 +27,7 @@ from autoscaler.core.policy import (
     ScaleRule,
 )
 from autoscaler.core.preflight import disk_reason, projected_disk_from_percent
-from autoscaler.core.windows import WindowParts, window_parts
+from autoscaler.core.windows import WindowParts, window_at
 
 T = TypeVar("T")
 Direction = Literal["up", "down"]
@@ -184,6 +184,7 @@ class _MetricLeaf:
     """A metric condition's derived, per-tick constants."""
 
     text: str
+    key: MetricKey
     key_name: str
     predicate: Callable[[float], bool]
     """``c.satisfied_by`` as a C-level comparison (same results, including for NaN)."""
@@ -195,12 +196,12 @@ def _metric_leaf(c: MetricCondition) -> _MetricLeaf:
     if c.above is not None:
         above = c.above
         return _MetricLeaf(
-            c.describe(), metric_key_name(c.key), partial(operator.lt, above), (">", above)
+            c.describe(), c.key, metric_key_name(c.key), partial(operator.lt, above), (">", above)
         )
     assert c.below is not None
     below = c.below
     return _MetricLeaf(
-        c.describe(), metric_key_name(c.key), partial(operator.gt, below), ("<", below)
+        c.describe(), c.key, metric_key_name(c.key), partial(operator.gt, below), ("<", below)
     )
 
 
@@ -209,14 +210,14 @@ def _metric_window(c: MetricCondition, ctx: _Ctx) -> WindowParts:
     plan: _MetricLeaf = (
         hit[1] if hit is not None and hit[0] is c else _memo(c, lambda: _metric_leaf(c))
     )
-    return window_parts(
-        ctx.observations.get(c.key),
+    return window_at(
+        ctx.observations.series.get(plan.key, EMPTY_SERIES),
         plan.predicate,
-        duration=c.for_,
-        now=ctx.now,
-        staleness=ctx.staleness,
-        not_before=ctx.not_before,
-        key=plan.predicate_key,
+        c.for_,
+        ctx.now,
+        ctx.staleness,
+        ctx.not_before,
+        plan.predicate_key,
     )
 
 

@@ -59,7 +59,7 @@ class Series:
         i = self.upto(now)
         return (self.times[i - 1], self.values[i - 1]) if i else None
 
-    def cached_runs(self, key: Hashable, *, predicate: Predicate, staleness: float) -> array[float]:
+    def cached_runs(self, key: Hashable, predicate: Predicate, staleness: float) -> array[float]:
         """Run starts of every sample for the predicate ``key`` names (``core.windows``),
         computed once per series and predicate."""
         memo = self._runs.get((key, staleness))
