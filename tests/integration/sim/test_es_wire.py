@@ -420,3 +420,16 @@ async def test_pretty_output_is_indented_json() -> None:
         text = await resp.text()
         assert text.startswith("{\n  ")
         assert json.loads(text)["cluster_name"] == "sim-es"
+
+
+async def test_filter_path_never_hides_an_error_body() -> None:
+    # ES AbstractRestChannel.newErrorBuilder: "Disable filtering when building error responses"
+    async with (
+        serve(make_cluster()) as url,
+        aiohttp.ClientSession() as session,
+        session.get(f"{url}/no-such-index/_settings", params={"filter_path": "*.settings"}) as resp,
+    ):
+        assert resp.status == 404
+        body = await resp.json()
+    assert body["error"]["type"] == "index_not_found_exception"
+    assert body["status"] == 404

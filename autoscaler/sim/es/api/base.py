@@ -167,8 +167,10 @@ class EsApiBase:
             return "application/json; charset=UTF-8"
         return "application/json"
 
-    def respond(self, request: web.Request, body: Any, status: int = 200) -> web.Response:
-        fp = request.query.getall("filter_path", [])
+    def respond(
+        self, request: web.Request, body: Any, status: int = 200, *, filtered: bool = True
+    ) -> web.Response:
+        fp = request.query.getall("filter_path", []) if filtered else []
         if fp and body is not None:
             body = apply_filter_path(body, ",".join(fp))
         pretty = "pretty" in request.query and request.query.get("pretty") != "false"
@@ -183,7 +185,9 @@ class EsApiBase:
         )
 
     def error(self, request: web.Request, err: EsError) -> web.Response:
-        resp = self.respond(request, err.body(), status=err.status)
+        # ES builds error bodies unfiltered: AbstractRestChannel.newErrorBuilder "Disable
+        # filtering when building error responses" (filter_path never hides an error).
+        resp = self.respond(request, err.body(), status=err.status, filtered=False)
         for k, v in err.headers.items():
             resp.headers[k] = v
         return resp
