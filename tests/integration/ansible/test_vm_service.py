@@ -7,7 +7,9 @@ the stored operation by checking Elasticsearch rather than re-running the playbo
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -165,3 +167,56 @@ async def test_sigterm_during_a_playbook_run_stops_promptly_and_the_restart_resu
             first.stop()
             if second is not None:
                 second.stop()
+
+
+async def test_sigkill_during_the_scale_down_playbook_resumes_from_elasticsearch_without_rerunning_it(
+    tmp_path: Path,
+) -> None:
+    async with vm_twin(vm_nodes=4) as twin:
+        write_vm_policy(
+            tmp_path / "policies",
+            es_url=twin.es_url,
+            scale_down=TEST_PLAYBOOKS / "twin-slow-down.yml",
+            extra_vars={"slow_seconds": 433},
+            up=None,
+            down="{metric: cpu, aggregate: avg, below: 20, for: 1s}",
+        )
+        await sim(twin, "PUT", "/_cluster/settings",
+                  {"persistent": {"cluster.routing.allocation.exclude._name": "old-node-9"}})  # fmt: skip
+        await sim(twin, "PUT", "/_sim/workload", {"search": 0.0, "index": 0.0})
+        first = serve(tmp_path, 1)
+        second: ServeProc | None = None
+        try:
+            await first.started()
+
+            async def slow_step_running() -> bool:
+                return bool(_sleepers(433))
+
+            await eventually(slow_step_running, what="the scale-down playbook's slow step")
+            first.kill()  # a crash mid-run: nothing is cleaned up by the service
+            (started,) = [r for r in first.lines() if r.get("event") == "playbook_start"]
+
+            second = serve(tmp_path, 2)
+            await second.started()
+            ops = await eventually(lambda: finished_ops(second), what="the resumed scale-down")
+            (op,) = ops
+            assert op["id"] == started["run"]
+            assert op["state"] == "confirmed", op["failure"]
+            details = [h["detail"] for h in op["history"]]
+            assert any("scale-down playbook not run" in d for d in details), details
+            assert not [r for r in second.lines() if r.get("event") == "playbook_start"]
+            (victim,) = op["victims"]
+            fleet = {
+                v["name"]: v["state"] for v in (await sim(twin, "GET", "/_sim/nodes"))["nodes"]
+            }
+            assert fleet[victim] == "stopped"
+            state = (await sim(twin, "GET", "/_sim/state"))["elasticsearch"]
+            assert victim not in {n["name"] for n in state["nodes"]}
+            assert state["invariants"] == []  # drained before the playbook: nothing lost
+            assert state["settings"]["excluded_names"] == ["old-node-9"]  # ours removed
+        finally:
+            first.stop()
+            if second is not None:
+                second.stop()
+            for pid in _sleepers(433):  # the killed service's orphaned command
+                os.kill(pid, signal.SIGKILL)
