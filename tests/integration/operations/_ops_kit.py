@@ -172,6 +172,7 @@ async def rig(
     store: Store | None = None,
     state_dir: Path | None = None,
     failure_backoff: float = 60.0,
+    es_call_timeout: float = 30.0,
 ) -> AsyncIterator[Rig]:
     kube = await make_api_client(kubeconfig=twin.kubeconfig_path)
     assert kube is not None
@@ -181,7 +182,11 @@ async def rig(
 
     async def bind(name: str) -> Binding | None:
         return (
-            Binding(policy=policy, target=target, admin=EsAdmin(es, server=None))
+            Binding(
+                policy=policy,
+                target=target,
+                admin=EsAdmin(es, server=None, call_timeout=es_call_timeout),
+            )
             if (name == policy.name)
             else None
         )

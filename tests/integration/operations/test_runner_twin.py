@@ -292,3 +292,18 @@ async def test_a_repeated_event_is_aggregated_with_a_count_and_failures_back_off
             assert (await r.run(to=3)).state == "failed"
             # a failed operation holds the next one back for the backoff
             assert await r.runner.begin(policy="data", from_replicas=4, to_replicas=3) is None
+
+
+async def test_es_calls_that_hang_during_the_drain_are_timed_out_and_retried(
+    tmp_path: Path,
+) -> None:
+    async with small_twin(nodes=4) as twin:
+        policy = make_policy(es_url=twin.es_url)
+        async with rig(twin, policy, state_dir=tmp_path, es_call_timeout=0.5) as r:
+            hang = {"type": "timeout", "app": "es", "path": "^/_cat/shards", "seconds": 5}
+            await fault(twin, hang | {"count": 2})
+            op = await r.run(to=3)
+            assert op.state == "confirmed", op.failure
+            faults = (await sim(twin, "GET", "/_sim/faults"))["faults"]
+            assert [f for f in faults if f["type"] == "timeout"] == []  # both hangs were hit
+            assert (await es_state(twin))["invariants"] == []
