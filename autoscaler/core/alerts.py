@@ -9,6 +9,7 @@ querying are pure so the service and the back-test share them exactly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -39,11 +40,13 @@ _MAX_TIMESTAMP_CHARS = 40
 _FRACTION = re.compile(r"\.([0-9]+)")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_timestamp(text: str) -> float:
     """RFC 3339 (Alertmanager's ``2026-11-26T11:18:49.125Z`` or with offset) → epoch seconds.
 
     Bounded: at most 40 characters and 9 fractional digits (Go emits up to nanoseconds), so
     a hostile megabyte-long timestamp costs nothing (issue 9: it used to be quadratic).
+    Cached: Alertmanager re-sends the same ``startsAt`` with every notification of an alert.
     """
     if len(text) > _MAX_TIMESTAMP_CHARS:
         raise ValueError(
@@ -251,11 +254,12 @@ class AlertStore:
             self._remove(a.fingerprint)
         return len(gone)
 
-    def put(self, state: AlertState) -> tuple[bool, int]:
+    def put(self, state: AlertState, *, kept: bool = False) -> tuple[bool, int]:
         """Remember one alert state: ``(taken, evicted)``. A state older than the one held
-        (by ``received_at``) does not undo it; one no policy can match is not taken."""
+        (by ``received_at``) does not undo it; one no policy can match is not taken
+        (``kept=True``: the caller already checked)."""
         self.operations += 1
-        if self._keep is not None and not self._keep(state.labels):
+        if not kept and self._keep is not None and not self._keep(state.labels):
             return False, 0
         old = self._by_fp.get(state.fingerprint)
         if old is not None:
@@ -326,6 +330,11 @@ class AlertStore:
             group.pop(key, None)
             if not group:
                 del self._by_name[a.name]
+
+
+def alert_state(a: WebhookAlert, received_at: float) -> AlertState:
+    """One webhook alert as the state the book keeps."""
+    return _state(a, received_at)
 
 
 def _state(a: WebhookAlert, received_at: float) -> AlertState:

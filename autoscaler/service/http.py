@@ -12,7 +12,6 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from autoscaler.service.limits import track_requests
 from autoscaler.service.runtime import Runtime, decision_view
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -184,7 +183,7 @@ def build_app(
     leader: Callable[[], dict[str, Any]] | None = None,
 ) -> web.Application:
     """The aiohttp application; ``webhook`` is mounted at ``/webhook/alertmanager``."""
-    app = web.Application(client_max_size=1 << 20, middlewares=[track_requests])
+    app = web.Application(client_max_size=1 << 20)
     app[RUNTIME] = runtime
     app[READY] = ready
     app.router.add_get("/healthz", healthz)

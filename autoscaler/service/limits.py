@@ -5,7 +5,10 @@ nothing, is kept forever — and no connection cap: 2,000 slow-header connection
 service's file descriptors, after which asyncio's accept loop logged ~5,400 lines a second
 (issue 9 item 8). :class:`GuardedSite` wraps each connection's protocol (aiohttp's
 ``RequestHandler``): a request head must be complete within ``header_timeout`` of the
-connection opening, or of the first byte after the previous response; past
+connection opening, or of the first byte after the previous response (the wrapper reads
+three of the handler's private attributes, ``_request_count``, ``_request_in_progress`` and
+``_messages``, of the aiohttp version pinned in requirements; ``tests/integration/service/
+test_http_limits.py`` fails if a new aiohttp changes them); past
 ``max_connections`` a new connection gets a 503 and is closed. The webhook bounds its body
 read itself (``read_timeout``: 408). Requests aiohttp's parser refuses as malformed (a broken
 chunked body) are the client's error: one DEBUG line, not an ERROR traceback (item 9).
@@ -16,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,12 +34,9 @@ __all__ = [
     "HttpLimits",
     "make_runner",
     "quiet_accept_errors",
-    "track_requests",
 ]
 
 log = logging.getLogger("autoscaler.service.http")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -68,10 +67,6 @@ _REFUSED: Final = (
 _LOG_EVERY: Final = 60.0
 
 
-_GUARDS: dict[int, _Guard] = {}
-"""Guard of each open connection by ``id`` of its RequestHandler (which has ``__slots__``)."""
-
-
 class _Guard(asyncio.Protocol):
     """Wraps aiohttp's per-connection RequestHandler: head deadline and connection count."""
 
@@ -80,7 +75,7 @@ class _Guard(asyncio.Protocol):
         self._site = site
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._in_request = False
+        self._heads = 0
         self._counted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -94,7 +89,6 @@ class _Guard(asyncio.Protocol):
             return
         site.open_connections += 1
         self._counted = True
-        _GUARDS[id(self._inner)] = self
         self._inner.connection_made(transport)
         self._arm()
 
@@ -103,15 +97,21 @@ class _Guard(asyncio.Protocol):
         if self._counted:
             self._counted = False
             self._site.open_connections -= 1
-            _GUARDS.pop(id(self._inner), None)
             self._inner.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if not self._counted:
             return
-        if not self._in_request and self._timer is None:
-            self._arm()  # the first byte of the next request on a kept-alive connection
-        self._inner.data_received(data)
+        inner = self._inner
+        inner.data_received(data)
+        # aiohttp's RequestHandler counts request heads as its parser completes them
+        # (web_protocol.py data_received: ``_request_count += 1``)
+        heads = inner._request_count
+        if heads != self._heads:
+            self._heads = heads
+            self._disarm()  # a complete head: the deadline is met
+        elif self._timer is None and not self._busy():
+            self._arm()  # bytes of a next head on a kept-alive connection: the clock runs
 
     def eof_received(self) -> bool | None:
         if not self._counted:
@@ -127,12 +127,10 @@ class _Guard(asyncio.Protocol):
         if self._counted:
             self._inner.resume_writing()
 
-    def request_started(self) -> None:
-        self._in_request = True
-        self._disarm()
-
-    def request_finished(self) -> None:
-        self._in_request = False
+    def _busy(self) -> bool:
+        """A request is queued or being handled (its body may still be arriving)."""
+        inner = self._inner
+        return bool(inner._request_in_progress or inner._messages)
 
     def _arm(self) -> None:
         self._disarm()
@@ -146,23 +144,10 @@ class _Guard(asyncio.Protocol):
 
     def _head_timed_out(self) -> None:
         self._timer = None
-        if self._in_request or self._transport is None:
+        if self._transport is None or self._busy():
             return
         self._site.timed_out("head")
         self._transport.close()
-
-
-@web.middleware
-async def track_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Tells a connection's guard when a request is being handled (its head is complete)."""
-    guard = _GUARDS.get(id(request.protocol))
-    if guard is not None:
-        guard.request_started()
-    try:
-        return await handler(request)
-    finally:
-        if guard is not None:
-            guard.request_finished()
 
 
 class _RateLimitedWarning:

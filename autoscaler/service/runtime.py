@@ -19,7 +19,13 @@ from typing import Any, Protocol
 
 from prometheus_client import Gauge
 
-from autoscaler.core.alerts import AlertBook, AlertState, AlertStore, WebhookPayload
+from autoscaler.core.alerts import (
+    AlertBook,
+    AlertState,
+    AlertStore,
+    WebhookPayload,
+    alert_state,
+)
 from autoscaler.core.engine import Decision, TargetState, cooldown_remaining, decide
 from autoscaler.core.observations import MetricKey, Observations
 from autoscaler.core.policy import (
@@ -278,17 +284,25 @@ class Runtime:
         """Fold a webhook into the alert book in O(alerts in the payload); mark the policies
         whose alert conditions it touches dirty (``flush`` evaluates them) and return them."""
         now = self.clock()
-        result = self.alerts.apply(payload, received_at=now)
-        self.alerts.prune(now=now, ttl=self.alert_ttl)
-        if result.ignored:
-            self.metrics.alerts_ignored.inc(result.ignored)
-        if result.dropped:
-            self.metrics.alerts_dropped.inc(result.dropped)
         touched: set[str] = set()
+        ignored = dropped = 0
         for a in payload.alerts:
-            for name, cond in self._conditions.get(a.labels["alertname"], ()):
-                if name not in touched and cond.matches(a.labels):
+            labels = a.labels
+            matched = False
+            for name, cond in self._conditions.get(labels["alertname"], ()):
+                if cond.matches(labels):  # the same test as _matchable, done once
+                    matched = True
                     touched.add(name)
+            if not matched:
+                ignored += 1
+                continue
+            _, evicted = self.alerts.put(alert_state(a, now), kept=True)
+            dropped += evicted
+        self.alerts.prune(now=now, ttl=self.alert_ttl)
+        if ignored:
+            self.metrics.alerts_ignored.inc(ignored)
+        if dropped:
+            self.metrics.alerts_dropped.inc(dropped)
         self._dirty |= touched
         return sorted(touched)
 

@@ -306,6 +306,8 @@ def _check_content_type(request: web.Request) -> None:
     raw = request.headers.get(hdrs.CONTENT_TYPE)
     if raw is None:
         raise _Reject(415, "content_type", "Content-Type must be application/json (none given)")
+    if raw == "application/json" and hdrs.CONTENT_ENCODING not in request.headers:
+        return  # what Alertmanager sends: nothing to parse
     try:
         params = request.charset
         content_type = request.content_type
@@ -335,21 +337,31 @@ def _check_content_type(request: web.Request) -> None:
 async def _read_bounded(
     request: web.Request, *, max_bytes: int, seconds: float | None = None
 ) -> bytes:
-    too_large = _Reject(
-        413,
-        "too_large",
-        f"body larger than {max_bytes} bytes",
-        close=True,  # do not keep reading a body we refused
-    )
+    def too_large() -> _Reject:
+        return _Reject(
+            413,
+            "too_large",
+            f"body larger than {max_bytes} bytes",
+            close=True,  # do not keep reading a body we refused
+        )
+
     length = request.content_length
     if length is not None and length > max_bytes:
-        raise too_large
-    buf = bytearray()
+        raise too_large()
+    content = request.content
     try:
+        if content.is_eof():
+            # Fast path: the whole (small) body arrived with the head; nothing to wait for.
+            # The size was checked above; a chunked body is checked here.
+            body = content.read_nowait(-1)
+            if len(body) > max_bytes:
+                raise too_large()
+            return body
+        buf = bytearray()
         async with asyncio.timeout(seconds):
-            while chunk := await request.content.readany():
+            while chunk := await content.readany():
                 if len(buf) + len(chunk) > max_bytes:
-                    raise too_large
+                    raise too_large()
                 buf += chunk
     except _Reject:
         raise
@@ -385,8 +397,14 @@ def webhook_handler(
         raise ValueError("max_bytes must be positive")
     challenge = [f'{s} realm="{_REALM}"' for s in auth.schemes]
 
+    counters: dict[tuple[int, str], Any] = {}  # labelled children, looked up once each
+
     def respond(status: int, reason: str, body: dict[str, Any]) -> web.Response:
-        metrics.webhook_requests.labels(code=str(status), reason=reason).inc()
+        counter = counters.get((status, reason))
+        if counter is None:
+            counter = metrics.webhook_requests.labels(code=str(status), reason=reason)
+            counters[(status, reason)] = counter
+        counter.inc()
         return web.Response(body=orjson.dumps(body), status=status, content_type=_JSON)
 
     last_logged: dict[str, float] = {}

@@ -126,3 +126,37 @@ async def test_a_broken_chunked_body_is_a_400_without_an_error_traceback(
     assert answer.split(b" ", 2)[1] == b"400"  # aiohttp's parser answers in HTTP/1.0
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("malformed" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_body_sent_slower_than_the_head_deadline_but_within_its_own_is_accepted() -> None:
+    # the head deadline must not cut a request whose head is complete (body still coming)
+    limits = HttpLimits(header_timeout=0.3, body_timeout=10, max_connections=4)
+    body = b'{"version": "4", "status": "firing", "alerts": []}'
+    async with service_http(limits) as (port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n".encode()
+            + body[:10]
+        )
+        await writer.drain()
+        await asyncio.sleep(1.0)  # a slow sender: past the head deadline, within the body's
+        writer.write(body[10:])
+        await writer.drain()
+        answer = await _closed_by_server(reader)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+async def test_a_kept_alive_connection_that_starts_a_head_and_stalls_is_closed() -> None:
+    async with service_http() as (port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        async with asyncio.timeout(WAIT):
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        writer.write(b"GET /healthz HTTP/1.1\r\nHo")  # the next head, never finished
+        await writer.drain()
+        await _closed_by_server(reader)
+        writer.close()
