@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
@@ -302,4 +303,24 @@ async def test_a_content_type_aiohttp_cannot_parse_is_a_415_not_a_500(value: str
         headers = {**GOOD_HEADERS, "Content-Type": value}
         async with http.post(srv.url, data=GOOD_BODY, headers=headers) as resp:
             assert resp.status == 415
+        await assert_still_serving(srv, http)
+
+
+async def test_a_megabyte_timestamp_is_a_prompt_400_and_never_stalls_the_loop() -> None:
+    # before: parse_timestamp copied fraction digits one by one (quadratic): ~40 s of CPU
+    from loop_lag import loop_lag_probe
+
+    huge = "2026-11-26T11:18:30." + "1" * 900_000 + "Z"
+    async with (
+        loop_lag_probe(),
+        serve_webhook(max_bytes=1 << 20) as srv,
+        aiohttp.ClientSession() as http,
+    ):
+        async with asyncio.timeout(30):
+            async with http.post(
+                srv.url, data=alert_with(startsAt=huge), headers=OK_HEADERS
+            ) as resp:
+                assert resp.status == 400
+                answer = await resp.json()
+        assert any(p.startswith("$.alerts[0].startsAt") for p in answer["problems"]), answer
         await assert_still_serving(srv, http)
