@@ -65,6 +65,8 @@ async def loop_lag_probe(*, limit: float = LIMIT) -> AsyncIterator[LoopLag]:
     try:
         await asyncio.sleep(0)  # let it take its first reading
         yield probe
+        while probe.samples == 0 and not task.done():  # a very short block: one full reading
+            await asyncio.sleep(probe.interval)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
