@@ -29,7 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from autoscaler.clock import Clock
 from autoscaler.core.durations import format_duration
@@ -109,6 +109,29 @@ class _Recorder:
         new.sort(key=lambda e: e.t)
         self.events += new
         return new
+
+
+class _ConditionRange:
+    """How far a condition got during the run: its longest hold and the values it read."""
+
+    def __init__(self, required: float) -> None:
+        self.required = required
+        self.longest = 0.0
+        self.low: float | None = None
+        self.high: float | None = None
+
+    def add(self, view: dict[str, Any]) -> None:
+        self.longest = max(self.longest, float(view["sustainedSeconds"] or 0.0))
+        value = view["value"]
+        if isinstance(value, int | float):
+            self.low = value if self.low is None else min(self.low, value)
+            self.high = value if self.high is None else max(self.high, value)
+
+    def text(self) -> str:
+        held = f"{format_duration(round(self.longest))} of {format_duration(self.required)}"
+        if self.low is None or self.high is None:
+            return held
+        return f"{held} (values {self.low:.1f}–{self.high:.1f})"
 
 
 def _op(op: Operation) -> str:
@@ -258,6 +281,7 @@ async def _run(
     peak = 0
     last_t = 0.0
     last_step = wl.steps[-1].at
+    conditions: dict[tuple[str, str], _ConditionRange] = {}
     try:
         while True:
             await asyncio.sleep(FRAME_SECONDS)
@@ -265,6 +289,9 @@ async def _run(
             node_seconds += len(snap.nodes) * max(0.0, snap.t - last_t)
             peak = max(peak, len(snap.nodes))
             last_t = snap.t
+            for c in snap.policy.get("conditions", []):
+                key = (c["direction"], c["condition"])
+                conditions.setdefault(key, _ConditionRange(c["requiredSeconds"] or 0.0)).add(c)
             for e in recorder.collect(service):
                 display.event(e, e.t / speed)
             display.update(snap, status_every=STATUS_EVERY)
@@ -294,6 +321,9 @@ async def _run(
             invariants=sim.invariants,
             log_file=str(run_dir / "service.log") if opts.keep or opts.serve else None,
         )
+        outcome.conditions = [
+            f"{d:<4} {name}: held at most {r.text()}" for (d, name), r in conditions.items()
+        ]
         if any(o.running for o in ops):
             outcome.notes.append(
                 "Note: an operation was still running when the demo ended (--duration too short?)"

@@ -70,6 +70,8 @@ class Outcome:
     invariants: list[dict[str, Any]]
     log_file: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: each condition's longest hold against its ``for`` and the values it read
+    conditions: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -235,6 +237,9 @@ def summary(o: Outcome) -> list[str]:
     )
     for f in o.failed:
         out.append(f"  failed: {f}")
+    if o.conditions:
+        out.append("Conditions over the run:")
+        out += [f"  {c}" for c in o.conditions]
     out.append(
         f"Node-hours: {o.node_hours:.1f} (the peak of {o.peak_nodes} nodes all along: "
         f"{o.node_hours_peak:.1f})"
