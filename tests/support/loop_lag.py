@@ -32,6 +32,7 @@ class LoopLag:
     worst: float = 0.0
     worst_busy: float = 0.0
     stalls: list[tuple[float, float, float]] = field(default_factory=list)  # (at, lag, busy)
+    sampled: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -42,6 +43,7 @@ class LoopLag:
             lag = loop.time() - due
             busy = time.thread_time() - cpu
             self.samples += 1
+            self.sampled.set()
             self.worst = max(self.worst, lag)
             self.worst_busy = max(self.worst_busy, busy)
             if lag > self.limit and busy > self.limit:
@@ -65,8 +67,7 @@ async def loop_lag_probe(*, limit: float = LIMIT) -> AsyncIterator[LoopLag]:
     try:
         await asyncio.sleep(0)  # let it take its first reading
         yield probe
-        while probe.samples == 0 and not task.done():  # a very short block: one full reading
-            await asyncio.sleep(probe.interval)
+        await probe.sampled.wait()  # a very short block still gets one full reading
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
