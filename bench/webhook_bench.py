@@ -83,10 +83,10 @@ def _wait_json_line(
                     return rec
         if proc.poll() is not None:
             raise SystemExit(
-                f"{proc.args} exited with {proc.returncode}:\n{path.read_text()[-2000:]}"
+                f"{proc.args!r} exited with {proc.returncode}:\n{path.read_text()[-2000:]}"
             )
         time.sleep(0.1)
-    raise SystemExit(f"no {key!r} line from {proc.args} within {timeout} s")
+    raise SystemExit(f"no {key!r} line from {proc.args!r} within {timeout} s")
 
 
 @contextmanager
@@ -267,7 +267,9 @@ def run() -> dict[str, Any]:
                 script = _lua(work, FIXTURES / name)
                 wrk(binary, ours, script, 1)  # warm-up
                 wrk(binary, bare, script, 1)
-                ratios, o_rps, b_rps = [], [], []
+                ratios: list[float] = []
+                o_rps: list[float] = []
+                b_rps: list[float] = []
                 for r in range(ROUNDS):
                     order = (
                         [(ours, o_rps), (bare, b_rps)]
