@@ -530,23 +530,27 @@ def _restarted(cur: NodeSample, prev: NodeSample, dt_ms: float) -> bool:
 
 def node_rates(cur: NodeSample, prev: NodeSample | None) -> dict[str, float | None]:
     """Per-node rate metrics between two samples of the same node (all ``None`` if none)."""
-    out: dict[str, float | None] = dict.fromkeys(RATES)
     if prev is None or prev.node_id != cur.node_id:
-        return out
+        return dict.fromkeys(RATES)
     dt_ms = (cur.at - prev.at) * 1000.0
     if dt_ms <= 0 or _restarted(cur, prev, dt_ms):
-        return out
+        return dict.fromkeys(RATES)
     dt = dt_ms / 1000.0
-    d_sr = _delta(cur.search_rejected, prev.search_rejected)
-    d_wr = _delta(cur.write_rejected, prev.write_rejected)
-    d_ix = _delta(cur.index_total, prev.index_total)
+    # ``_delta`` inlined (this runs per node per poll): a counter that went backwards → None.
+    c, p = cur.search_rejected, prev.search_rejected
+    search_rejections = (c - p) / dt if c is not None and p is not None and c >= p else None
+    c, p = cur.write_rejected, prev.write_rejected
+    write_rejections = (c - p) / dt if c is not None and p is not None and c >= p else None
+    c, p = cur.index_total, prev.index_total
+    indexing_rate = (c - p) / dt if c is not None and p is not None and c >= p else None
     d_qt = _delta(cur.query_total, prev.query_total)
     d_qms = _delta(cur.query_time_ms, prev.query_time_ms)
-    out["search_rejections"] = d_sr / dt if d_sr is not None else None
-    out["write_rejections"] = d_wr / dt if d_wr is not None else None
-    out["indexing_rate"] = d_ix / dt if d_ix is not None else None
-    out["search_latency_ms"] = d_qms / d_qt if d_qt and d_qms is not None else None
-    return out
+    return {
+        "search_rejections": search_rejections,
+        "write_rejections": write_rejections,
+        "indexing_rate": indexing_rate,
+        "search_latency_ms": d_qms / d_qt if d_qt and d_qms is not None else None,
+    }
 
 
 def aggregate(
