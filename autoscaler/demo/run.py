@@ -70,16 +70,30 @@ class _Recorder:
         self.events: list[Event] = []
         self._decisions: set[tuple[float, str, str]] = set()
         self._steps: dict[str, int] = {}
+        #: each condition's longest hold and value range, from every decision the service
+        #: recorded (the frames alone can miss the poll at which a condition completed)
+        self.ranges: dict[tuple[str, str], _ConditionRange] = {}
+
+    def observe(self, direction: str, condition: str, *, required: float) -> _ConditionRange:
+        key = (direction, condition)
+        if key not in self.ranges:
+            self.ranges[key] = _ConditionRange(required)
+        return self.ranges[key]
 
     def collect(self, service: Service) -> list[Event]:
         new: list[Event] = []
         for d in reversed(service.runtime.decisions):
-            if d.action == "none":
-                continue
             key = (d.at, d.policy, d.action)
             if key in self._decisions:
                 continue
             self._decisions.add(key)
+            for direction, report in (("up", d.up), ("down", d.down)):
+                for leaf in report.leaves if report else ():
+                    self.observe(direction, leaf.condition, required=leaf.needed).add(
+                        leaf.elapsed, leaf.value
+                    )
+            if d.action == "none":
+                continue
             verb = "scale up" if d.action == "scale_up" else "scale down"
             how = "acted" if d.act else "held"
             reasons = "; ".join(str(r) for r in d.reasons)
@@ -120,9 +134,8 @@ class _ConditionRange:
         self.low: float | None = None
         self.high: float | None = None
 
-    def add(self, view: dict[str, Any]) -> None:
-        self.longest = max(self.longest, float(view["sustainedSeconds"] or 0.0))
-        value = view["value"]
+    def add(self, sustained: float, value: Any) -> None:
+        self.longest = max(self.longest, float(sustained))
         if isinstance(value, int | float):
             self.low = value if self.low is None else min(self.low, value)
             self.high = value if self.high is None else max(self.high, value)
@@ -281,7 +294,6 @@ async def _run(
     peak = 0
     last_t = 0.0
     last_step = wl.steps[-1].at
-    conditions: dict[tuple[str, str], _ConditionRange] = {}
     try:
         while True:
             await asyncio.sleep(FRAME_SECONDS)
@@ -290,8 +302,10 @@ async def _run(
             peak = max(peak, len(snap.nodes))
             last_t = snap.t
             for c in snap.policy.get("conditions", []):
-                key = (c["direction"], c["condition"])
-                conditions.setdefault(key, _ConditionRange(c["requiredSeconds"] or 0.0)).add(c)
+                held = recorder.observe(
+                    c["direction"], c["condition"], required=c["requiredSeconds"] or 0.0
+                )
+                held.add(c["sustainedSeconds"] or 0.0, c["value"])
             for e in recorder.collect(service):
                 display.event(e, e.t / speed)
             display.update(snap, status_every=STATUS_EVERY)
@@ -322,7 +336,7 @@ async def _run(
             log_file=str(run_dir / "service.log") if opts.keep or opts.serve else None,
         )
         outcome.conditions = [
-            f"{d:<4} {name}: held at most {r.text()}" for (d, name), r in conditions.items()
+            f"{d:<4} {name}: held at most {r.text()}" for (d, name), r in recorder.ranges.items()
         ]
         if any(o.running for o in ops):
             outcome.notes.append(

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from autoscaler.core.durations import parse_duration
+
 REPO = Path(__file__).parents[3]
 SPEED = "1500"  # ~3 h 40 m of simulated time in ~10 s of wall time
 
@@ -75,6 +77,11 @@ def test_the_demo_scales_up_after_rebalancing_then_down_after_draining_and_loses
     # the scale-up waited for the shards: confirmed long after the new node joined
     assert events[up_confirmed][0] - events[up_rebalancing][0] > 10 * 60
     assert "copies: es-data-3" in events[up_confirmed][2]
+    # each condition's longest hold, from the service's decisions: both directions' held `for`
+    for direction in ("up", "down"):
+        longest = re.search(rf"^  {direction}\s+.+ for (\d+m): held at most (\S+) of", out, re.M)
+        assert longest, out[-2000:]
+        assert parse_duration(longest.group(2)) >= parse_duration(longest.group(1))
     # node-hours: fewer than the peak tier all along (it shrank again)
     nh = re.search(r"Node-hours: ([\d.]+) \(the peak of 4 nodes all along: ([\d.]+)\)", out)
     assert nh, out[-2000:]
