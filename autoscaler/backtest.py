@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import operator
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class MetricsTable:
 
 
 _SEEN_LIMIT = 1 << 16
+_CHUNK = 2048
 
 
 def _lines(text: str) -> Iterator[str]:
@@ -108,28 +110,27 @@ def parse_metrics_csv(text: str, *, file: str = "metrics.csv") -> MetricsTable:
     # Metrics repeat (one decimal, 0–100 %): one float object per distinct cell text instead
     # of one per cell keeps a month's table in a quarter of the memory, and skips float().
     seen: dict[str, float] = {}
-    for row in reader:
+
+    def one_row(row: list[str], line: int) -> None:
+        """The reference reading of one row (skips blank rows; errors name the line)."""
+        nonlocal last
         if len(row) != width:
             if not row or all(not c.strip() for c in row):
-                continue
-            raise InputError(file, reader.line_num, f"expected {len(header)} cells, got {len(row)}")
+                return
+            raise InputError(file, line, f"expected {len(header)} cells, got {len(row)}")
         try:
             at = float(row[0])  # the common case, epoch seconds (float() ignores whitespace)
         except ValueError:
             if all(not c.strip() for c in row):
-                continue
+                return
             try:
                 at = parse_time(row[0])
             except ValueError:
                 raise InputError(
-                    file,
-                    reader.line_num,
-                    f"unparsable timestamp {row[0]!r} (use RFC 3339 or epoch seconds)",
+                    file, line, f"unparsable timestamp {row[0]!r} (use RFC 3339 or epoch seconds)"
                 ) from None
         if last is not None and at <= last:
-            raise InputError(
-                file, reader.line_num, f"timestamp {row[0]!r} is not after the previous row"
-            )
+            raise InputError(file, line, f"timestamp {row[0]!r} is not after the previous row")
         last = at
         times.append(at)
         for key, column, cell in zip(keys, columns, row[1:], strict=True):
@@ -141,13 +142,62 @@ def parse_metrics_csv(text: str, *, file: str = "metrics.csv") -> MetricsTable:
                     cell = cell.strip()
                     if cell:
                         raise InputError(
-                            file, reader.line_num, f"{key[0]}.{key[1]}: {cell!r} is not a number"
+                            file, line, f"{key[0]}.{key[1]}: {cell!r} is not a number"
                         ) from None
                     column.append(None)
                     continue
                 if len(seen) < _SEEN_LIMIT:
                     seen[cell] = value
             column.append(value)
+
+    def whole_chunk(chunk: list[list[str]]) -> bool:
+        """Read a chunk of ordinary rows column by column (C-level maps); ``False``, having
+        changed nothing but the ``seen`` cache, when any row needs ``one_row``."""
+        nonlocal last
+        if set(map(len, chunk)) != {width}:
+            return False
+        cells = list(zip(*chunk, strict=True))
+        try:
+            at = list(map(float, cells[0]))
+        except ValueError:
+            return False
+        if (last is not None and not at[0] > last) or any(map(operator.le, at[1:], at)):
+            return False
+        values: list[list[float | None]] = []
+        for column in cells[1:]:
+            got: list[float | None] = list(map(seen.get, column))
+            i = -1
+            while True:  # the cells not seen yet (or blank: missing, None)
+                try:
+                    i = got.index(None, i + 1)
+                except ValueError:
+                    break
+                try:
+                    got[i] = value = float(column[i])
+                except ValueError:
+                    if column[i].strip():
+                        return False  # not a number: one_row names it
+                    continue
+                if len(seen) < _SEEN_LIMIT:
+                    seen[column[i]] = value
+            values.append(got)
+        times.extend(at)
+        for column_values, got in zip(columns, values, strict=True):
+            column_values.extend(got)
+        last = at[-1]
+        return True
+
+    while True:
+        chunk: list[list[str]] = []
+        lines: list[int] = []
+        for row in itertools.islice(reader, _CHUNK):
+            chunk.append(row)
+            lines.append(reader.line_num)
+        if not chunk:
+            break
+        if not whole_chunk(chunk):
+            for row, line in zip(chunk, lines, strict=True):
+                one_row(row, line)
     if not times:
         raise InputError(file, 2, "no data rows")
     return MetricsTable(

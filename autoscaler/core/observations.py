@@ -18,6 +18,7 @@ import operator
 from array import array
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from autoscaler.core.windows import Predicate, extend_runs
 
@@ -138,9 +139,10 @@ class Observations:
         for key, column in columns.items():
             if len(column) != len(polls):
                 raise ValueError(f"column {metric_key_name(key)} differs in length from polls")
-            present = [v is not None for v in column]
+            present = list(map(operator.is_not, column, itertools.repeat(None)))  # in C
             if any(present):
-                values = tuple(v for v in column if v is not None)
+                # the None cells are exactly the ones compress() leaves out
+                values = cast(tuple[float, ...], tuple(itertools.compress(column, present)))
                 series[key] = Series(tuple(itertools.compress(polls, present)), values)
         return Observations(series, tuple(polls))
 
