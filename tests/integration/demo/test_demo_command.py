@@ -6,11 +6,14 @@ them, and the exit code must say whether that happened.
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from autoscaler.core.durations import parse_duration
@@ -19,8 +22,16 @@ REPO = Path(__file__).parents[3]
 SPEED = "1000"  # ~3 h 40 m of simulated time in ~14 s of wall time
 
 
-def run_demo(*args: str, timeout: float = 100) -> subprocess.CompletedProcess[str]:
+def demo_env(tmp: Path) -> dict[str, str]:
+    """No ESAS_* settings leak in; the run directory (kept when the verdict is not OK) goes
+    under the test's temporary directory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESAS_")}
+    env["TMPDIR"] = str(tmp)
+    return env
+
+
+def run_demo(*args: str, tmp: Path, timeout: float = 100) -> subprocess.CompletedProcess[str]:
+    env = demo_env(tmp)
     return subprocess.run(
         [sys.executable, "-m", "autoscaler", "demo", *args],
         capture_output=True,
@@ -45,8 +56,10 @@ def timeline(stdout: str) -> list[tuple[int, str, str]]:
     return out
 
 
-def test_the_demo_scales_up_after_rebalancing_then_down_after_draining_and_loses_no_copy() -> None:
-    result = run_demo("--plain", "--speed", SPEED)
+def test_the_demo_scales_up_after_rebalancing_then_down_after_draining_and_loses_no_copy(
+    tmp_path: Path,
+) -> None:
+    result = run_demo("--plain", "--speed", SPEED, tmp=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "\x1b[" not in out  # not a TTY: plain lines, no cursor movement
@@ -89,9 +102,13 @@ def test_the_demo_scales_up_after_rebalancing_then_down_after_draining_and_loses
     assert 0 < float(nh.group(1)) < float(nh.group(2))
 
 
-def test_the_demo_exits_non_zero_when_the_expected_operations_do_not_happen() -> None:
+def test_the_demo_exits_non_zero_when_the_expected_operations_do_not_happen(
+    tmp_path: Path,
+) -> None:
     # a quiet cluster for 30 simulated minutes: the policy never scales
-    result = run_demo("--plain", "--speed", SPEED, "--workload", "0m=200/1500", "--duration", "30m")
+    result = run_demo(
+        "--plain", "--speed", SPEED, "--workload", "0m=200/1500", "--duration", "30m", tmp=tmp_path
+    )
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Operations: 0 scale-up confirmed after rebalancing, 0 drained scale-down" in (
         result.stdout
@@ -101,23 +118,25 @@ def test_the_demo_exits_non_zero_when_the_expected_operations_do_not_happen() ->
 
 
 def test_bad_demo_inputs_are_refused_with_exit_2_and_a_clear_message(tmp_path: Path) -> None:
-    result = run_demo("--workload", "10m=lots")
+    result = run_demo("--workload", "10m=lots", tmp=tmp_path)
     assert result.returncode == 2
     assert "expected AT=SEARCH/INDEX" in result.stderr
     vm = REPO / "policies" / "vm-cluster-ansible.yaml"
-    result = run_demo("--policy", str(vm))
+    result = run_demo("--policy", str(vm), tmp=tmp_path)
     assert result.returncode == 2
     assert "no StatefulSet target" in result.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nreplicas: {min: 5, max: 2}\n")
-    result = run_demo("--policy", str(bad))
+    result = run_demo("--policy", str(bad), tmp=tmp_path)
     assert result.returncode == 2
     assert str(bad) in result.stderr
 
 
-def test_on_a_terminal_the_view_is_redrawn_in_place_and_ends_with_the_summary() -> None:
+def test_on_a_terminal_the_view_is_redrawn_in_place_and_ends_with_the_summary(
+    tmp_path: Path,
+) -> None:
     main, child = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ESAS_")}
+    env = demo_env(tmp_path)
     argv = [sys.executable, "-m", "autoscaler", "demo", "--speed", "3000", "--duration", "2h"]
     argv += ["--workload", "0m=200/1500"]  # quiet: 2 simulated hours in ~2.4 s, no operation
     proc = subprocess.Popen(argv, stdout=child, stderr=child, cwd=REPO, env=env)
@@ -139,3 +158,37 @@ def test_on_a_terminal_the_view_is_redrawn_in_place_and_ends_with_the_summary() 
     assert "conditions (value, sustained of `for`)" in out
     assert "shards     es-data-0 " in out
     assert "Invariants: 0 shard copies lost" in out
+
+
+def test_serve_keeps_the_service_and_the_twin_running_until_sigterm_and_prints_their_urls(
+    tmp_path: Path,
+) -> None:
+    env = demo_env(tmp_path)
+    argv = [sys.executable, "-m", "autoscaler", "demo", "--plain", "--serve", "--speed", "3000"]
+    argv += ["--workload", "0m=200/1500", "--duration", "30m"]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO, env=env, text=True
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:  # the summary, then the URLs again, then it waits
+            lines.append(line)
+            if line.startswith("  webhook:") and any(x.startswith("Result:") for x in lines):
+                break
+        out = "".join(lines)
+        api = re.findall(r"curl (http://127\.0\.0\.1:\d+)/api/v1/policies", out)[-1]
+        kubeconfig = re.findall(r"kubectl --kubeconfig (\S+) get", out)[-1]
+        assert proc.poll() is None  # still serving after the summary
+        with urllib.request.urlopen(f"{api}/api/v1/policies", timeout=10) as resp:
+            names = [p["name"] for p in json.load(resp)["policies"]]
+        assert names == ["demo-data"]
+        with urllib.request.urlopen(f"{api}/metrics", timeout=10) as resp:
+            assert b"esas_replicas_current" in resp.read()
+        assert Path(kubeconfig).is_file()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 1  # no operation in 30 quiet minutes: not OK
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
