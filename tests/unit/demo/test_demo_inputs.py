@@ -1,8 +1,10 @@
-"""The demo's inputs and its clock: workload profiles, policy rehearsal, simulated waits."""
+"""The demo's inputs, its clock and its verdict: workload profiles, policy rehearsal, simulated
+waits, the summary's exit decision."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -10,6 +12,7 @@ import yaml
 from autoscaler.clock import Clock, wall_seconds
 from autoscaler.core.policy import load_policy_texts
 from autoscaler.demo.rehearsal import RehearsalError, load_rehearsal
+from autoscaler.demo.view import Event, Outcome, summary
 from autoscaler.demo.workload import (
     WorkloadError,
     load_workload,
@@ -123,3 +126,44 @@ def test_policies_the_demo_cannot_rehearse_are_refused_with_the_reason(tmp_path:
     assert load_rehearsal(str(two), name="other").policy.name == "other"
     with pytest.raises(RehearsalError, match="no policy named 'nope'"):
         load_rehearsal(str(two), name="nope")
+
+
+def outcome(**changes: Any) -> Outcome:
+    base: dict[str, Any] = {
+        "duration": 3600.0,
+        "wall": 15.0,
+        "speed": 240.0,
+        "events": [Event(60.0, "decision", "scale up 3→4 (acted): sustained(up; ...)")],
+        "confirmed_up": 1,
+        "confirmed_down_drained": 1,
+        "failed": [],
+        "node_hours": 3.2,
+        "node_hours_peak": 4.0,
+        "peak_nodes": 4,
+        "invariants": [],
+    }
+    return Outcome(**{**base, **changes})
+
+
+def test_the_summary_says_no_copy_was_lost_only_when_the_invariant_log_is_empty() -> None:
+    good = outcome()
+    assert good.ok
+    text = "\n".join(summary(good))
+    assert "Invariants: 0 shard copies lost" in text
+    assert "T+0h01m00s |    0.2s  decision  scale up 3→4" in text  # simulated | wall time
+    assert text.endswith("Result: OK")
+    lost = {"type": "primary_unassigned", "index": "scratch-reindex", "shard": 2}
+    bad = outcome(invariants=[lost])
+    assert not bad.ok
+    text = "\n".join(summary(bad))
+    assert "0 shard copies lost" not in text
+    assert "1 VIOLATION(S)" in text
+    assert "scratch-reindex" in text
+    assert "Result: FAILED" in text
+
+
+@pytest.mark.parametrize("missing", ["confirmed_up", "confirmed_down_drained"])
+def test_the_demo_fails_without_a_confirmed_scale_up_and_a_drained_scale_down(
+    missing: str,
+) -> None:
+    assert not outcome(**{missing: 0}).ok
