@@ -22,7 +22,7 @@ Phases (plain words shared by the API, Events, logs and metrics):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from autoscaler.core.durations import format_duration
 from autoscaler.core.policy import Safety
@@ -39,18 +39,7 @@ Phase = Literal[
     "cleaning_up",
     "done",
 ]
-PHASES: tuple[Phase, ...] = (
-    "preflight",
-    "scaling",
-    "waiting_for_pods",
-    "waiting_for_join",
-    "rebalancing",
-    "excluding",
-    "draining",
-    "removing",
-    "cleaning_up",
-    "done",
-)
+PHASES: tuple[Phase, ...] = get_args(Phase)
 State = Literal["running", "confirmed", "failed", "rolled_back"]
 OpDirection = Literal["up", "down"]
 OutcomeKind = Literal["done", "timeout", "failed", "refused"]

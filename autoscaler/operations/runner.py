@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from autoscaler.clock import wall_seconds
 from autoscaler.core.durations import format_duration
 from autoscaler.core.operation import (
+    PHASES,
     Announcement,
     Operation,
     Outcome,
@@ -359,17 +360,9 @@ class Runner:
             )
 
     def _phase_metric(self, op: Operation) -> None:
-        for phase in (
-            "preflight",
-            "scaling",
-            "waiting_for_pods",
-            "waiting_for_join",
-            "rebalancing",
-            "excluding",
-            "draining",
-            "removing",
-            "cleaning_up",
-        ):
+        for phase in PHASES:
+            if phase == "done":
+                continue
             self.metrics.operation_phase.labels(op.policy, phase).set(
                 1 if op.running and op.phase == phase else 0
             )

@@ -48,6 +48,23 @@ async def metrics(request: web.Request) -> web.Response:
     return resp
 
 
+def _limit(request: web.Request, *, default: int, maximum: int) -> int | web.Response:
+    """The ``limit`` query parameter (1..maximum), or the 400 answer explaining it."""
+    raw = request.query.get("limit")
+    if raw is None:
+        return default
+    try:
+        limit = int(raw)
+        if not 1 <= limit <= maximum:
+            raise ValueError
+    except ValueError:
+        return _json(
+            {"error": f"limit must be an integer from 1 to {maximum}, got {raw[:50]!r}"},
+            status=400,
+        )
+    return limit
+
+
 async def list_policies(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
     return _json({"policies": [rt.policy_view(name) for name in sorted(rt.policies)]})
@@ -64,15 +81,9 @@ async def get_policy(request: web.Request) -> web.Response:
 async def list_decisions(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
     policy = request.query.get("policy")
-    raw_limit = request.query.get("limit", "50")
-    try:
-        limit = int(raw_limit)
-        if not 1 <= limit <= 10_000:
-            raise ValueError
-    except ValueError:
-        return _json(
-            {"error": f"limit must be an integer from 1 to 10000, got {raw_limit!r}"}, status=400
-        )
+    limit = _limit(request, default=50, maximum=10_000)
+    if isinstance(limit, web.Response):
+        return limit
     out = []
     for d in rt.decisions:
         if policy and d.policy != policy:
@@ -90,16 +101,9 @@ async def list_alerts(request: web.Request) -> web.Response:
     """One page of remembered alerts: ``limit`` (1–10000, default 1000), ``after`` (the
     previous page's ``next``), ``state`` (firing, resolved, expired), ``policy``."""
     rt = request.app[RUNTIME]
-    raw_limit = request.query.get("limit", "1000")
-    try:
-        limit = int(raw_limit)
-        if not 1 <= limit <= 10_000:
-            raise ValueError
-    except ValueError:
-        return _json(
-            {"error": f"limit must be an integer from 1 to 10000, got {raw_limit[:50]!r}"},
-            status=400,
-        )
+    limit = _limit(request, default=1000, maximum=10_000)
+    if isinstance(limit, web.Response):
+        return limit
     state = request.query.get("state")
     if state is not None and state not in ALERT_STATES:
         return _json(
@@ -117,16 +121,9 @@ async def list_alerts(request: web.Request) -> web.Response:
 async def list_operations(request: web.Request) -> web.Response:
     """Operations, newest first (running ones first): ``policy`` filters, ``limit`` 1–1000."""
     rt = request.app[RUNTIME]
-    raw_limit = request.query.get("limit", "100")
-    try:
-        limit = int(raw_limit)
-        if not 1 <= limit <= 1000:
-            raise ValueError
-    except ValueError:
-        return _json(
-            {"error": f"limit must be an integer from 1 to 1000, got {raw_limit[:50]!r}"},
-            status=400,
-        )
+    limit = _limit(request, default=100, maximum=1000)
+    if isinstance(limit, web.Response):
+        return limit
     policy = request.query.get("policy")
     ops = rt.actuator.operations_view() if rt.actuator is not None else []
     out = [o for o in ops if policy is None or o["policy"] == policy][:limit]
