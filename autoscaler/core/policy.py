@@ -718,6 +718,13 @@ def load_policy_texts(sources: Iterable[tuple[str, str]]) -> LoadResult:
         except yaml.YAMLError as e:
             errors.append(PolicyError(file, 1, "", f"YAML error: {e}"))
             continue
+        if all(node is None or node.tag == "tag:yaml.org,2002:null" for node in nodes):
+            # An empty ConfigMap key or a file of comments only: accepting it would let a
+            # reload (or a fresh start) run with no policy, silently scaling nothing.
+            errors.append(
+                PolicyError(file, 1, "", "no policy in this file (it is empty or only comments)")
+            )
+            continue
         for node in nodes:
             if node is None or node.tag == "tag:yaml.org,2002:null":
                 continue  # an empty document, e.g. after a trailing '---'

@@ -553,3 +553,12 @@ def test_step_size_percent_rounds_up_at_least_one(spec: int | str, current: int,
     )
     assert policy.scaleUp is not None
     assert policy.scaleUp.step.size(current) == size
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# retired policy\n", "---\n---\n", "null\n"])
+def test_a_file_without_any_policy_is_an_error(text: str) -> None:
+    result = load_policy_texts([("p.yaml", text)])
+    assert result.policies == []
+    assert [str(e) for e in result.errors] == [
+        "p.yaml:1: no policy in this file (it is empty or only comments)"
+    ]
