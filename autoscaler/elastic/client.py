@@ -349,9 +349,11 @@ def error_detail(exc: BaseException) -> str:
     if isinstance(exc, TransportError):
         message = str(exc.message)
         if isinstance(exc, TlsError) and "CERTIFICATE_VERIFY_FAILED" in message:
-            message += (
-                " (caFile must hold the CA that signed the server's HTTP certificate, "
-                "e.g. Elasticsearch's http_ca.crt)"
+            # The hint goes first: callers shorten long details, and aiohttp's message alone
+            # is ~200 characters, so a trailing hint was cut off where it mattered.
+            message = (
+                "certificate not trusted: caFile must hold the CA that signed the server's "
+                f"HTTP certificate, e.g. Elasticsearch's http_ca.crt; {message}"
             )
         return message
     return str(exc)
