@@ -801,27 +801,61 @@ def _overlap(
     return {k: v for k, v in ranges.items() if k in shared} or None
 
 
+def _leaves(c: Condition) -> list[MetricCondition | AlertCondition]:
+    return [leaf for conj in _dnf(c) for leaf in conj]
+
+
+def _overlap_warning(policy: Policy) -> list[tuple[str, str]]:
+    """The first pair of scale-up and scale-down conjunctions that can hold at once."""
+    if not (policy.scaleUp and policy.scaleDown):
+        return []
+    for up in _dnf(policy.scaleUp.when):
+        for down in _dnf(policy.scaleDown.when):
+            both = _overlap(up, down)
+            if both:
+                where = ", ".join(
+                    f"{agg} {metric} between {lo:g} and {hi:g}"
+                    for (metric, agg), (lo, hi) in sorted(both.items())
+                )
+                return [
+                    (
+                        "scaleDown",
+                        "scale-up and scale-down conditions overlap "
+                        f"({where}); when both hold, scale-up wins",
+                    )
+                ]
+    return []
+
+
 def lint_policy(policy: Policy) -> list[tuple[str, str]]:
-    """Warnings ``(field, text)`` for a valid policy: overlapping directions, a disk limit
+    """Warnings ``(field, text)`` for a valid policy: overlapping directions, a percentage
+    threshold that can never be crossed, data that goes stale between polls, a disk limit
     without a disk metric, no target."""
     out: list[tuple[str, str]] = []
-    if policy.scaleUp and policy.scaleDown:
-        for up in _dnf(policy.scaleUp.when):
-            for down in _dnf(policy.scaleDown.when):
-                both = _overlap(up, down)
-                if both:
-                    where = ", ".join(
-                        f"{agg} {metric} between {lo:g} and {hi:g}"
-                        for (metric, agg), (lo, hi) in sorted(both.items())
-                    )
+    out.extend(_overlap_warning(policy))
+    for field_name, rule in (("scaleUp", policy.scaleUp), ("scaleDown", policy.scaleDown)):
+        for leaf in _leaves(rule.when) if rule is not None else []:
+            if isinstance(leaf, MetricCondition) and leaf.metric in PERCENT_METRICS:
+                never = leaf.above is not None and leaf.above >= 100
+                never = never or (leaf.below is not None and leaf.below <= 0)
+                if never:
                     out.append(
                         (
-                            "scaleDown",
-                            "scale-up and scale-down conditions overlap "
-                            f"({where}); when both hold, scale-up wins",
+                            field_name,
+                            f"'{leaf.describe()}' can never hold: {leaf.metric} is a "
+                            "percentage from 0 to 100",
                         )
                     )
-                    return out
+    es = policy.elasticsearch
+    if es.staleAfter is not None and es.staleAfter < es.pollInterval:
+        out.append(
+            (
+                "elasticsearch",
+                f"staleAfter ({format_duration(es.staleAfter)}) is shorter than pollInterval "
+                f"({format_duration(es.pollInterval)}): the data goes stale before the next "
+                "poll, so this policy never acts",
+            )
+        )
     reads_disk = any(metric == "disk" for metric, _ in policy.metric_keys())
     if policy.scaleDown is not None and policy.sets_disk_limit() and not reads_disk:
         out.append(

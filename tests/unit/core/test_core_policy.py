@@ -483,6 +483,51 @@ def test_no_target_warning_only_in_active_mode() -> None:
     assert load_policy_texts([("p.yaml", dry)]).warnings == []
 
 
+@pytest.mark.parametrize(
+    ("when", "leaf"),
+    [
+        ("{metric: cpu, aggregate: avg, above: 100}", "avg cpu > 100%"),
+        ("{metric: heap, aggregate: max, above: 150, for: 5m}", "max heap > 150% for 5m"),
+        ("{metric: disk, aggregate: min, below: 0}", "min disk < 0%"),
+    ],
+)
+def test_a_percentage_threshold_that_can_never_be_crossed_is_warned(when: str, leaf: str) -> None:
+    text = VALID.replace("{metric: cpu, aggregate: avg, above: 80, for: 5m}", when)
+    result = load_policy_texts([("p.yaml", text)])
+    assert result.ok
+    assert [str(w) for w in result.warnings] == [
+        f"p.yaml:5: scaleUp: '{leaf}' can never hold: {leaf.split()[1]} is a percentage "
+        "from 0 to 100"
+    ]
+
+
+def test_a_threshold_above_100_on_a_metric_that_is_not_a_percentage_is_fine() -> None:
+    text = VALID.replace("metric: cpu, aggregate: avg, above: 80", "metric: search_queue, "
+                         "aggregate: max, above: 500")  # fmt: skip
+    assert load_policy_texts([("p.yaml", text)]).warnings == []
+
+
+def test_stale_after_shorter_than_the_poll_interval_is_warned() -> None:
+    text = VALID + "elasticsearch: {pollInterval: 10s, staleAfter: 5s}\n"
+    result = load_policy_texts([("p.yaml", text)])
+    assert result.ok
+    assert [str(w) for w in result.warnings] == [
+        "p.yaml:9: elasticsearch: staleAfter (5s) is shorter than pollInterval (10s): the data "
+        "goes stale before the next poll, so this policy never acts"
+    ]
+    fine = VALID + "elasticsearch: {pollInterval: 10s, staleAfter: 10s}\n"
+    assert load_policy_texts([("p.yaml", fine)]).warnings == []
+
+
+def test_an_overlap_warning_does_not_hide_the_other_warnings() -> None:
+    body = VALID.replace("target:\n  statefulSet: {namespace: elastic, name: es-data}\n", "")
+    text = body + (
+        "scaleDown:\n  when: {metric: cpu, aggregate: avg, below: 90, for: 10m}\n  cooldown: 30m\n"
+    )
+    fields = [w.field for w in load_policy_texts([("p.yaml", text)]).warnings]
+    assert fields == ["scaleDown", "target"]
+
+
 # --- durations and steps ------------------------------------------------------------------
 
 
