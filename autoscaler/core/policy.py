@@ -666,7 +666,22 @@ def _message(err: Mapping[str, Any]) -> str:
         return "required field is missing"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return f"must be one of {expected}, got {err.get('input')!r}"
+        got = err.get("input")
+        # YAML 1.1 reads unquoted on/off/yes/no as booleans: `mode: on` arrives as True.
+        hint = (
+            " (YAML reads unquoted on/off/yes/no/true/false as booleans)"
+            if got in (True, False)
+            else ""
+        )
+        return f"must be one of {expected}, got {got!r}{hint}"
+    if kind == "string_pattern_mismatch" and loc == ("name",):
+        return (
+            "must be 1 to 63 lowercase letters, digits, '.', '_' or '-', starting and ending "
+            f"with a letter or digit (it names metrics, Events and state), got {err.get('input')!r}"
+        )
+    if kind == "list_type" and loc[-1:] == ("url",):
+        got = err.get("input")
+        return f"must be a URL or a list of URLs, got {type(got).__name__} {got!r}"
     msg = str(err["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):

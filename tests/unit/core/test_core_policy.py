@@ -281,7 +281,8 @@ CASES = {
             "p.yaml:2: replicas.min: Input should be a valid integer, got str '3'",
             "p.yaml:2: replicas.max: Input should be a valid integer, got float 5.5",
             "p.yaml:4: scaleUp.when.above: Input should be a valid number, got str 'high'",
-            "p.yaml:6: mode: must be one of 'active', 'dry-run' or 'paused', got True",
+            "p.yaml:6: mode: must be one of 'active', 'dry-run' or 'paused', got True (YAML "
+            "reads unquoted on/off/yes/no/true/false as booleans)",
         ],
     ),
     "missing_required_fields": (
@@ -308,7 +309,11 @@ CASES = {
         replicas: {min: 1, max: 3}
         scaleUp: {when: {metric: cpu, aggregate: avg, above: 80}, cooldown: 1m}
         """,
-        ["p.yaml:1: name: String should match pattern '^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$'"],
+        [
+            "p.yaml:1: name: must be 1 to 63 lowercase letters, digits, '.', '_' or '-', starting "
+            "and ending with a letter or digit (it names metrics, Events and state), got "
+            "'Prod_Data'"
+        ],
     ),
     "duplicate_keys": (
         """\
@@ -526,6 +531,12 @@ def test_an_overlap_warning_does_not_hide_the_other_warnings() -> None:
     )
     fields = [w.field for w in load_policy_texts([("p.yaml", text)]).warnings]
     assert fields == ["scaleDown", "target"]
+
+
+def test_a_url_of_the_wrong_type_says_a_url_or_a_list_of_urls() -> None:
+    assert errors(VALID + "elasticsearch: {url: 9200}\n") == [
+        "p.yaml:9: elasticsearch.url: must be a URL or a list of URLs, got int 9200"
+    ]
 
 
 # --- durations and steps ------------------------------------------------------------------
