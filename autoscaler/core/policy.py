@@ -701,7 +701,19 @@ def parse_policy_document(
         return Policy.model_validate(data), []
     except ValidationError as e:
         errors = []
-        for err in e.errors():
+        raw = e.errors()
+        # `colldown:` is reported as unknown with "did you mean 'cooldown'?"; the field it
+        # was meant to be is then not also reported missing.
+        meant = {
+            (*err["loc"][:-1], close[0])
+            for err in raw
+            if err["type"] == "extra_forbidden"
+            for close in [difflib.get_close_matches(str(err["loc"][-1]), _FIELD_NAMES, 1, 0.75)]
+            if close
+        }
+        for err in raw:
+            if err["type"] == "missing" and tuple(err["loc"]) in meant:
+                continue
             field_path, line = _locate(data, err["loc"], lines)
             errors.append(PolicyError(file, line, field_path, _message(err)))
         return None, errors
@@ -717,7 +729,9 @@ def load_policy_texts(sources: Iterable[tuple[str, str]]) -> LoadResult:
     errors: list[PolicyError] = []
     warnings: list[PolicyError] = []
     seen: dict[str, LoadedPolicy] = {}
+    files: dict[str, int] = {}
     for file, text in sources:
+        files.setdefault(file, len(files))
         try:
             nodes = list(yaml.compose_all(text, Loader=_NoAliasLoader))
         except yaml.composer.ComposerError as e:
@@ -775,6 +789,8 @@ def load_policy_texts(sources: Iterable[tuple[str, str]]) -> LoadResult:
                 PolicyError(file, pos.lines.get((w_field,), doc_line), w_field, w_text)
                 for w_field, w_text in lint_policy(policy)
             )
+    # In file order, as an editor shows them (the schema reports missing fields last).
+    errors.sort(key=lambda e: (files.get(e.file, 0), e.line))
     return LoadResult(policies, errors, warnings)
 
 

@@ -539,6 +539,21 @@ def test_a_url_of_the_wrong_type_says_a_url_or_a_list_of_urls() -> None:
     ]
 
 
+def test_a_misspelt_required_field_is_reported_once_as_unknown_with_the_right_name() -> None:
+    text = VALID.replace("  cooldown: 10m\n", "  colldown: 10m\n")
+    assert errors(text) == [
+        "p.yaml:8: scaleUp.colldown: unknown field 'colldown' (did you mean 'cooldown'?)"
+    ]
+
+
+def test_errors_are_listed_in_file_order() -> None:
+    text = VALID.replace("above: 80", "above: high").replace("  cooldown: 10m\n", "")
+    assert errors(text) == [
+        "p.yaml:5: scaleUp.cooldown: required field is missing",
+        "p.yaml:6: scaleUp.when.above: Input should be a valid number, got str 'high'",
+    ]
+
+
 # --- durations and steps ------------------------------------------------------------------
 
 
