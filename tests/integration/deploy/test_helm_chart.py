@@ -256,6 +256,18 @@ def test_policy_given_as_yaml_text_keeps_its_comments_and_validates(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_user_policies_replace_the_example_policy_instead_of_running_next_to_it(
+    helm: Path, tmp_path: Path
+) -> None:
+    # Helm merges a user's `policies` map into the chart's default one; an example kept there
+    # would keep polling and deciding next to the user's own policies.
+    text = (REPO / "policies" / "prod-data-cpu-heap.yaml").read_text()
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"policies": {"prod-data.yaml": text}}))
+    cm = one(docs_of(render_text(helm, None, "-f", str(values))), "ConfigMap", "-policies")
+    assert list(cm["data"]) == ["prod-data.yaml"]
+
+
 def test_invalid_policy_in_values_is_caught_by_validate(helm: Path, tmp_path: Path) -> None:
     values = tmp_path / "values.yaml"
     policy = {"name": "bad", "replicas": {"min": 5, "max": 3}, "mode": "dry-run"}
