@@ -35,8 +35,13 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiohttp.access", "elastic_transport.transport", "elastic_transport.node_pool"):
+    for noisy in ("aiohttp.access", "elastic_transport.transport"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The node pool warns "Node … has failed … putting on 1 second timeout" for every non-2xx
+    # it does not know as healthy — including the 408 that an unmet `_cluster/health` wait
+    # answers, several times a minute while shards rebalance. Real failures are reported by
+    # our own events (es_poll_failed with a reason, operation failures).
+    logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
 
 
 def fields(**kw: Any) -> dict[str, Any]:
