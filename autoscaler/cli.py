@@ -167,7 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DUR",
         help="a firing alert not re-sent for this long expires (default 12h)",
     )
-    b.add_argument("--format", choices=["text", "json"], default="text")
+    b.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text: a timeline for people (default); json: one object per line for each "
+        "action, then a summary",
+    )
     b.set_defaults(func=cmd_backtest)
 
     _add_optional_commands(sub)
@@ -222,7 +228,11 @@ def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="accept webhooks without authentication (warns at every start) [ESAS_INSECURE_NO_AUTH]",
     )
     s.add_argument(
-        "--webhook-max-bytes", type=int, metavar="N", help="largest webhook body [default 1 MiB]"
+        "--webhook-max-bytes",
+        type=int,
+        metavar="N",
+        help="largest webhook body in bytes, at least 1024 "
+        "[ESAS_WEBHOOK_MAX_BYTES, default 1048576 = 1 MiB]",
     )
     s.add_argument(
         "--alert-ttl",
@@ -306,7 +316,11 @@ def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="DUR",
         help="interval of renewals and campaigns [ESAS_RETRY_PERIOD_SECONDS, default 2s]",
     )
-    s.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    s.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="JSON log lines on stderr at this level and above [ESAS_LOG_LEVEL, default INFO]",
+    )
     s.set_defaults(func=cmd_serve)
 
 

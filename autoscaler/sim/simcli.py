@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import sys
 from pathlib import Path
@@ -47,6 +48,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _es_version(text: str) -> str:
+    # The twin derives its behaviour from the numbers; "8.x" or "banana" would run as 0.0.0.
+    if not re.fullmatch(r"\d+\.\d+\.\d+", text):
+        raise argparse.ArgumentTypeError(f"must be MAJOR.MINOR.PATCH, e.g. 8.15.0, got {text!r}")
+    return text
+
+
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``sim`` options, for a subcommand parser or a standalone one."""
     parser.add_argument("--nodes", type=int, default=3, help="initial ES data nodes (default 3)")
@@ -60,7 +68,13 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="index spec name:PxR:size[,...], e.g. logs:5x1:40gb (default: a realistic data set)",
     )
-    parser.add_argument("--es-version", default="8.15.0", help="ES version to emulate")
+    parser.add_argument(
+        "--es-version",
+        type=_es_version,
+        default="8.15.0",
+        help="Elasticsearch version to emulate, MAJOR.MINOR.PATCH (default 8.15.0); the "
+        "service supports 7.17 and later 7.x, 8.x and 9.x",
+    )
     clock = parser.add_mutually_exclusive_group()
     clock.add_argument(
         "--speed",
@@ -86,7 +100,8 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--statefulset",
         default="elastic/es-data",
-        help="NAMESPACE/NAME of the StatefulSet whose pods are the ES nodes",
+        help="NAMESPACE/NAME of the StatefulSet whose pods are the ES nodes "
+        "(default elastic/es-data)",
     )
     parser.add_argument(
         "--pod-ready-delay",
@@ -195,7 +210,7 @@ def add_sim_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sim",
         help="run the Elasticsearch + Kubernetes digital twin",
-        description=__doc__,
+        description=(__doc__ or "").replace("``", ""),  # reST quoting reads as noise in a terminal
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_sim_arguments(parser)
