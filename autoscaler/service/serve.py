@@ -291,6 +291,19 @@ class Service:
             except Exception as e:  # a broken kubeconfig must not kill the service
                 log.error("kubernetes_config_failed", extra=fields(error=str(e)))
                 self._kube = None
+            else:
+                if self._kube is None:
+                    # Said once per (re)load: otherwise only /api/v1/policies and a gauge
+                    # would tell that these targets can never be read or scaled.
+                    log.error(
+                        "kubernetes_config_missing",
+                        extra=fields(
+                            policies=[rt.policy.name for rt in needs_kube],
+                            detail="no Kubernetes configuration (in-cluster or KUBECONFIG): "
+                            "these StatefulSet targets cannot be read or scaled; pass "
+                            "--kubeconfig or run in a pod with a ServiceAccount",
+                        ),
+                    )
         for rt in needs_kube:
             assert rt.policy.target is not None
             assert rt.policy.target.statefulSet is not None
