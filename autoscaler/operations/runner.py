@@ -195,6 +195,19 @@ class Runner:
 
     async def stop(self) -> None:
         """Stop driving (operations stay stored at their phase and resume on next start)."""
+        for op in self.state.running.values():
+            # An operator restarting mid-drain should see that the exclusion stays in place
+            # and who finishes the job, not just "stopped".
+            log.info(
+                "operation_left_running",
+                extra=_fields(
+                    id=op.id,
+                    policy=op.policy,
+                    phase=op.phase,
+                    where=self.store.where,
+                    detail="stored at its phase; the next start (or the next leader) resumes it",
+                ),
+            )
         tasks = list(self._tasks.values())
         for t in tasks:
             t.cancel()
