@@ -67,7 +67,12 @@ def _limit(request: web.Request, *, default: int, maximum: int) -> int | web.Res
 
 async def list_policies(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
-    return _json({"policies": [rt.policy_view(name) for name in sorted(rt.policies)]})
+    return _json(
+        {
+            "policies": [rt.policy_view(name) for name in sorted(rt.policies)],
+            "lastReload": rt.last_reload,
+        }
+    )
 
 
 async def get_policy(request: web.Request) -> web.Response:

@@ -144,6 +144,10 @@ class Runtime:
     actuator: Actuator | None = None
     paused: set[str] = field(default_factory=set)
     """Policies paused through ``POST /api/v1/policies/{name}/pause``."""
+    last_reload: dict[str, Any] | None = None
+    """The last reload of the policy directory (``{"ok", "at", "trigger", "errors"}``), shown
+    in ``/api/v1/policies``: a rejected set keeps the old policies running, which the list
+    alone would not tell."""
 
     def __post_init__(self) -> None:
         self.decisions = deque(maxlen=self.decision_log_size)

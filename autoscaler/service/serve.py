@@ -146,6 +146,12 @@ class Service:
             # in a child process: a large file takes seconds to parse (issue 9 item 4)
             self._mtimes, result = await load_policies_isolated([self.settings.policies])
             self.metrics.policy_reloads.labels("success" if result.ok else "failure").inc()
+            self.runtime.last_reload = {
+                "ok": result.ok,
+                "at": self.clock(),
+                "trigger": why,
+                "errors": [str(e) for e in result.errors],
+            }
             if not result.ok:
                 log.error(
                     "policy_reload_rejected",
