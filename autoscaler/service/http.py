@@ -96,7 +96,18 @@ async def list_decisions(request: web.Request) -> web.Response:
         out.append(decision_view(d))
         if len(out) >= limit:
             break
+    if policy and not out and policy not in rt.policies:
+        return _unknown_filter(policy, "decisions")
     return _json({"decisions": out})
+
+
+def _unknown_filter(policy: str, what: str) -> web.Response:
+    # A typo in ?policy= used to read as "nothing happened"; a removed policy whose records
+    # remain still lists them.
+    return _json(
+        {"error": f"no policy named {policy[:100]!r} and no {what} recorded for one"},
+        status=404,
+    )
 
 
 ALERT_STATES = ("firing", "resolved", "expired")
@@ -132,6 +143,8 @@ async def list_operations(request: web.Request) -> web.Response:
     policy = request.query.get("policy")
     ops = rt.actuator.operations_view() if rt.actuator is not None else []
     out = [o for o in ops if policy is None or o["policy"] == policy][:limit]
+    if policy and not out and policy not in rt.policies:
+        return _unknown_filter(policy, "operations")
     return _json({"operations": out})
 
 
