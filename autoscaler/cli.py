@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from autoscaler import __version__
 from autoscaler.core.durations import parse_duration
@@ -349,6 +350,21 @@ _SERVE_FIELDS = (
 )
 
 
+def _settings_error(err: Any) -> str:
+    """``--flag (ESAS_VAR): what is wrong`` — the names the user typed, not the field's, and
+    no regular expression."""
+    field = ".".join(map(str, err["loc"]))
+    where = f"--{field.removesuffix('_seconds').replace('_', '-')} (ESAS_{field.upper()})"
+    msg = str(err["msg"])
+    if err["type"] == "string_pattern_mismatch":
+        got = err.get("input")
+        if field.endswith("_url"):
+            msg = f"must be an http:// or https:// URL without user:password@, got {got!r}"
+        else:
+            msg = f"must be NAMESPACE/NAME (lowercase DNS names), got {got!r}"
+    return f"{where}: {msg}"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -365,7 +381,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = Settings(**overrides)
     except ValidationError as e:
         for err in e.errors():
-            print(f"serve: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
+            print(f"serve: {_settings_error(err)}", file=sys.stderr)
         return EXIT_INPUT
     setup_logging(settings.log_level)
     return asyncio.run(serve(settings))
