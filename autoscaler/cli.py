@@ -40,6 +40,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if result.errors:
         print(f"{len(result.errors)} error(s)", file=sys.stderr)
         return EXIT_INPUT
+    if args.strict and result.warnings:
+        print(f"{len(result.warnings)} warning(s), failing under --strict", file=sys.stderr)
+        return EXIT_INPUT
     for loaded in result.policies:
         print(loaded.policy.describe())
     print(f"{len(result.policies)} polic{'y' if len(result.policies) == 1 else 'ies'} valid")
@@ -127,10 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
         "validate",
         help="check policy files; print a one-line summary of each",
         description="Validate policy files (files or directories; default policies/). "
-        "Exit 0 when all are valid, 2 with FILE:LINE: field: message for every error.",
+        "Exit 0 when all are valid, 2 with FILE:LINE: field: message for every error. "
+        "Warnings (valid, but probably not what was meant) go to stderr too.",
     )
     v.add_argument("paths", nargs="*", metavar="PATH", help="policy files or directories")
     v.add_argument("--schema", action="store_true", help="print the policy JSON Schema and exit")
+    v.add_argument(
+        "--strict",
+        action="store_true",
+        help="warnings fail too (exit 2), e.g. in CI before policies reach a cluster",
+    )
     v.set_defaults(func=cmd_validate)
 
     b = sub.add_parser(
