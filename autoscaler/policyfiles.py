@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Final
 
-from autoscaler.core.policy import LoadResult, PolicyError, load_policy_texts
+from autoscaler.core.policy import LoadedPolicy, LoadResult, PolicyError, load_policy_texts
 
 __all__ = [
     "MAX_POLICY_FILE_BYTES",
@@ -99,7 +99,40 @@ def load_policies(paths: Sequence[str | Path]) -> LoadResult:
         except ValueError as e:
             problems.append(PolicyError(str(f), 1, "", str(e)))
     result = load_policy_texts(sources)
-    return LoadResult(result.policies, [*problems, *result.errors], result.warnings)
+    warnings = [*result.warnings, *_missing_playbook_files(result.policies)]
+    return LoadResult(result.policies, [*problems, *result.errors], warnings)
+
+
+def _missing_playbook_files(policies: Sequence[LoadedPolicy]) -> list[PolicyError]:
+    """A warning per Ansible playbook or inventory that is not there (paths relative to the
+    policy file, as the target resolves them). A typo would otherwise surface only when the
+    cluster needs the node — mid-incident, as a failed operation. A warning, not an error:
+    ``validate`` may run where absolute paths of the production host do not exist."""
+    out: list[PolicyError] = []
+    for loaded in policies:
+        spec = loaded.policy.target.ansible if loaded.policy.target is not None else None
+        if spec is None:
+            continue
+        base = Path(loaded.file).parent
+        for name, value in (
+            ("scaleUp", spec.scaleUp),
+            ("scaleDown", spec.scaleDown),
+            ("inventory", spec.inventory),
+        ):
+            if value is None:
+                continue
+            path = Path(value) if Path(value).is_absolute() else base / value
+            if not path.is_file():
+                out.append(
+                    PolicyError(
+                        loaded.file,
+                        loaded.line,
+                        f"target.ansible.{name}",
+                        f"{value!r} is not a file (looked at {path}); paths are relative to "
+                        "the policy file's directory",
+                    )
+                )
+    return out
 
 
 def snapshot(paths: Sequence[str | Path]) -> dict[str, FileState]:
