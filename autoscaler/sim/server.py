@@ -37,7 +37,7 @@ from autoscaler.sim.control import add_control_routes
 from autoscaler.sim.es_api import add_es_routes
 from autoscaler.sim.es_security import EsSecurity
 from autoscaler.sim.exporter import METRICS_PATH, build_exporter_app
-from autoscaler.sim.k8s.rbac import load_rbac, service_account_user
+from autoscaler.sim.k8s.rbac import ADMIN_USER, load_rbac, service_account_user
 from autoscaler.sim.k8s_api import K8sAuth, build_k8s_app
 from autoscaler.sim.spec import TwinSpec
 from autoscaler.sim.tls import HandshakeCounter, TlsFiles, generate_tls, server_ssl_context
@@ -79,6 +79,9 @@ class RunningTwin:
     exporter_url: str | None = None
     #: ``sim --rbac``: one kubeconfig per ServiceAccount a binding names, ``"NS/NAME"`` → path.
     kubeconfigs: dict[str, Path] = field(default_factory=dict)
+    #: ``sim --rbac``: a kubeconfig of ``kubernetes-admin`` (group ``system:masters``), which
+    #: RBAC never restricts — for inspecting the rehearsal (``kubectl get events``).
+    admin_kubeconfig: Path | None = None
     #: ``sim --rbac`` with ``k8s_security``: the in-cluster layout of each of those
     #: ServiceAccounts, ``"NS/NAME"`` → directory (as ``serviceaccount_dir``).
     serviceaccount_dirs: dict[str, Path] = field(default_factory=dict)
@@ -201,6 +204,9 @@ async def run_twin(
         sa_token = f"sim-sa-{secrets.token_hex(16)}"
         sa_tokens[f"{sa_ns}/{sa_name}"] = sa_token
         auth.tokens[sa_token] = service_account_user(sa_ns, sa_name)
+    admin_token = f"sim-admin-{secrets.token_hex(16)}" if spec.rbac_files else None
+    if admin_token is not None:
+        auth.tokens[admin_token] = ADMIN_USER
     k8s_app = build_k8s_app(
         twin.k8s,
         auth=auth,
@@ -261,6 +267,17 @@ async def run_twin(
             )
             for key, sa_token in sa_tokens.items()
         }
+        admin_kubeconfig = (
+            write_kubeconfig(
+                kube_dir / "kubeconfig-admin",
+                server=k8s_url,
+                token=admin_token,
+                namespace=namespace,
+                ca_file=tls.ca_cert if k8s_ctx is not None and tls is not None else None,
+            )
+            if admin_token is not None
+            else None
+        )
         password_file: Path | None = None
         if es_security is not None:
             password_file = kube_dir / "elastic-password"
@@ -303,6 +320,7 @@ async def run_twin(
             k8s_handshakes=k8s_hs,
             exporter_url=_url(host, exporter_bound) + METRICS_PATH,
             kubeconfigs=kubeconfigs,
+            admin_kubeconfig=admin_kubeconfig,
             serviceaccount_dirs=sa_dirs,
         )
     finally:

@@ -14,7 +14,8 @@ requires credentials and the Kubernetes API its ServiceAccount token; the line t
 
 With ``--rbac FILE...`` the Kubernetes side enforces the Role/ClusterRole/RoleBinding/
 ClusterRoleBinding manifests and the line holds ``"kubeconfigs": {"NS/NAME": PATH}``, one per
-ServiceAccount a binding names; ``GET /_sim/requests`` lists every request it served.
+ServiceAccount a binding names, and ``"admin_kubeconfig"`` (``system:masters``, never
+restricted: for inspecting the rehearsal); ``GET /_sim/requests`` lists every request it served.
 """
 
 from __future__ import annotations
@@ -311,6 +312,8 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             line.update(_security_fields(running))
             if running.kubeconfigs:
                 line["kubeconfigs"] = {k: str(v) for k, v in running.kubeconfigs.items()}
+            if running.admin_kubeconfig is not None:
+                line["admin_kubeconfig"] = str(running.admin_kubeconfig)
             if running.serviceaccount_dirs:
                 line["serviceaccount_dirs"] = {
                     k: str(v) for k, v in running.serviceaccount_dirs.items()

@@ -21,7 +21,12 @@ Sources (kubernetes/kubernetes):
   authenticated user is also in ``system:authenticated``;
 * ``plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go`` — ``system:discovery`` and
   ``system:public-info-viewer`` let everyone read discovery, ``/version`` and health paths,
-  so those are always allowed here.
+  so those are always allowed here;
+* ``staging/src/k8s.io/apiserver/pkg/authorization/authorizerfactory/builtin.go`` —
+  ``NewPrivilegedGroups(user.SystemPrivilegedGroup)``, first in kube-apiserver's authorizer
+  union: a member of ``system:masters`` may do anything. The twin's admin identity
+  (``ADMIN_USER``, the kubeadm ``kubernetes-admin``) is in that group, so an operator can
+  inspect an RBAC rehearsal with ``kubectl``.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ from autoscaler.sim.k8s.types import (
 )
 
 SA_PREFIX = "system:serviceaccount:"
+ADMIN_USER = "kubernetes-admin"
+PRIVILEGED_GROUP = "system:masters"
 #: ``system:basic-user`` (bootstrap policy) lets every authenticated user review itself.
 SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectrulesreviews")
 BASIC_USER_REASON = (
@@ -61,6 +68,8 @@ def groups_of(user: str) -> tuple[str, ...]:
     """The groups the token authenticator gives a user (service accounts get theirs)."""
     if user == "system:anonymous":
         return ("system:unauthenticated",)
+    if user == ADMIN_USER:
+        return (PRIVILEGED_GROUP, "system:authenticated")
     if user.startswith(SA_PREFIX):
         namespace = user[len(SA_PREFIX) :].split(":", 1)[0]
         return ("system:serviceaccounts", f"system:serviceaccounts:{namespace}",
@@ -159,6 +168,8 @@ class RbacAuthorizer:
     def authorize(self, info: RequestInfo, user: str, path: str) -> Decision:
         """Allowed with ``RBAC: allowed by <binding>`` (``authorizingVisitor``), or denied with
         the reason of ``rbac.go`` (empty unless a bound role is missing)."""
+        if PRIVILEGED_GROUP in groups_of(user):
+            return Decision(True)  # the privileged-group authorizer: no reason given
         if not info.is_resource_request and (
             path == "/" or any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS)
         ):
