@@ -16,7 +16,7 @@ from typing import Any
 from autoscaler import __version__
 from autoscaler.core.durations import parse_duration
 from autoscaler.core.engine import DEFAULT_ALERT_TTL
-from autoscaler.core.policy import Policy, PolicyError
+from autoscaler.core.policy import LoadResult, Policy, PolicyError
 from autoscaler.policyfiles import load_policies
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
@@ -70,7 +70,18 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     policy = candidates[0]
     try:
-        table = backtest.parse_metrics_csv(_read(args.metrics), file=args.metrics)
+        text = _read(args.metrics)
+        header = {c.strip() for c in text.partition("\n")[0].split(",")}
+        # the disk-limit warning is about CSVs without disk.avg; with it, the replay applies it
+        _print_errors(
+            [
+                w
+                for w in _warnings_of(result, policy)
+                if not ("maxDiskPercentAfterScaleDown" in w.message and "disk.avg" in header)
+            ],
+            prefix="warning: ",
+        )
+        table = backtest.parse_metrics_csv(text, file=args.metrics)
         alerts = (
             backtest.parse_alerts_jsonl(_read(args.alerts), file=args.alerts) if args.alerts else []
         )
@@ -95,6 +106,20 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     return EXIT_OK
+
+
+def _warnings_of(result: LoadResult, policy: Policy) -> list[PolicyError]:
+    """The lint warnings of one policy of ``result`` (its document's lines of its file): a
+    replay of a policy that can never act, or whose disk limit the CSV cannot feed, should
+    say so where the replay is read."""
+    chosen = next(lp for lp in result.policies if lp.policy is policy)
+    later = [lp.line for lp in result.policies if lp.file == chosen.file and lp.line > chosen.line]
+    end = min(later, default=None)
+    return [
+        w
+        for w in result.warnings
+        if w.file == chosen.file and w.line >= chosen.line and (end is None or w.line < end)
+    ]
 
 
 def _read(path: str) -> str:
