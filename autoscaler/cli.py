@@ -105,6 +105,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     )
     for line in lines:
         print(line)
+    if args.format != "json" and outcome.actions:
+        # stderr, so that the report on stdout stays what it was (and diffable)
+        print(
+            "note: the replay is open loop: the recorded load does not fall when replicas are "
+            "added, so read a long run of scale-ups as 'the policy would keep asking', not as "
+            "the size this tier needs (rehearse closed loop with `es-autoscaler demo --policy`)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
