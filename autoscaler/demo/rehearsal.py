@@ -60,6 +60,11 @@ def load_rehearsal(path: str | None, *, name: str | None = None) -> Rehearsal:
         source, text = "built-in demo policy", builtin_policy_text()
     else:
         source = path
+        if Path(path).is_dir():
+            raise RehearsalError(
+                f"{path}: is a directory; --policy takes one policy file "
+                "(add --name when the file holds several policies)"
+            )
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:

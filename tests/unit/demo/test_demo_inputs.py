@@ -167,3 +167,8 @@ def test_the_demo_fails_without_a_confirmed_scale_up_and_a_drained_scale_down(
     missing: str,
 ) -> None:
     assert not outcome(**{missing: 0}).ok
+
+
+def test_a_policy_directory_is_refused_with_what_to_pass_instead(tmp_path: Path) -> None:
+    with pytest.raises(RehearsalError, match="is a directory; --policy takes one policy file"):
+        load_rehearsal(str(tmp_path))
