@@ -16,7 +16,8 @@ from typing import Any
 from autoscaler import __version__
 from autoscaler.core.durations import parse_duration
 from autoscaler.core.engine import DEFAULT_ALERT_TTL
-from autoscaler.core.policy import LoadResult, Policy, PolicyError
+from autoscaler.core.policy import Policy
+from autoscaler.core.policyload import LoadResult, PolicyError
 from autoscaler.policyfiles import load_policies
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2

@@ -1,6 +1,6 @@
 """Finding and reading policy files on disk; one place for the CLI and the service.
 
-The parsing and validation are pure (``core.policy.load_policy_texts``); this module is the
+The parsing and validation are pure (``core.policyload.load_policy_texts``); this module is the
 thin IO layer that turns paths (files or directories) into ``(name, text)`` pairs and reports
 unreadable, missing or oversized paths as ordinary policy errors.
 
@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Final
 
-from autoscaler.core.policy import LoadedPolicy, LoadResult, PolicyError, load_policy_texts
+from autoscaler.core.policyload import LoadedPolicy, LoadResult, PolicyError, load_policy_texts
 
 __all__ = [
     "MAX_POLICY_FILE_BYTES",

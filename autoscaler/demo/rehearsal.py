@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from autoscaler.core.policy import Policy, load_policy_texts
+from autoscaler.core.policy import Policy
+from autoscaler.core.policyload import load_policy_texts
 
 #: the connection fields kept from the original (timings); url and credentials are replaced
 _KEPT_CONNECTION = ("pollInterval", "requestTimeout", "staleAfter")

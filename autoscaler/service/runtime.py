@@ -28,15 +28,8 @@ from autoscaler.core.alerts import (
 )
 from autoscaler.core.engine import Decision, TargetState, cooldown_remaining, decide
 from autoscaler.core.observations import MetricKey, Observations
-from autoscaler.core.policy import (
-    AlertCondition,
-    AllOf,
-    AnyOf,
-    Condition,
-    LoadedPolicy,
-    MetricCondition,
-    Policy,
-)
+from autoscaler.core.policy import AlertCondition, AllOf, AnyOf, Condition, MetricCondition, Policy
+from autoscaler.core.policyload import LoadedPolicy
 from autoscaler.metrics import Metrics
 from autoscaler.service.logs import fields
 

@@ -25,7 +25,8 @@ from aiohttp import web
 from elasticsearch import AsyncElasticsearch
 
 from autoscaler.core.alerts import AlertState, WebhookPayload
-from autoscaler.core.policy import LoadedPolicy, LoadResult, Policy
+from autoscaler.core.policy import Policy
+from autoscaler.core.policyload import LoadedPolicy, LoadResult
 from autoscaler.elastic.admin import EsAdmin
 from autoscaler.elastic.client import ServerInfo, connection_key, make_client
 from autoscaler.metrics import Metrics

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from autoscaler.core.policy import load_policy_texts
+from autoscaler.core.policyload import load_policy_texts
 from autoscaler.metrics import Metrics
 from autoscaler.service.http import build_app
 from autoscaler.service.runtime import Runtime

@@ -11,7 +11,8 @@ import textwrap
 import pytest
 
 from autoscaler.core.durations import format_duration, parse_duration
-from autoscaler.core.policy import Policy, Step, lint_policy, load_policy_texts
+from autoscaler.core.policy import Policy, Step, lint_policy
+from autoscaler.core.policyload import load_policy_texts
 
 VALID = """\
 name: ok

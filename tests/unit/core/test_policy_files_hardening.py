@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autoscaler.cli import main
-from autoscaler.core.policy import load_policy_texts
+from autoscaler.core.policyload import load_policy_texts
 from autoscaler.policyfiles import MAX_POLICY_FILE_BYTES, load_policies, snapshot
 
 ROOT = Path(__file__).resolve().parents[3]

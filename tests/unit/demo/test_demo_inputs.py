@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from autoscaler.clock import Clock, wall_seconds
-from autoscaler.core.policy import load_policy_texts
+from autoscaler.core.policyload import load_policy_texts
 from autoscaler.demo.rehearsal import RehearsalError, load_rehearsal
 from autoscaler.demo.view import Event, Outcome, summary
 from autoscaler.demo.workload import (

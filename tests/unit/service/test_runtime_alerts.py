@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from autoscaler.core.alerts import WebhookPayload, parse_webhook
-from autoscaler.core.policy import LoadedPolicy, load_policy_texts
+from autoscaler.core.policyload import LoadedPolicy, load_policy_texts
 from autoscaler.metrics import Metrics
 from autoscaler.service.runtime import Runtime
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autoscaler.core.policy import LoadedPolicy, load_policy_texts
+from autoscaler.core.policyload import LoadedPolicy, load_policy_texts
 from autoscaler.metrics import Metrics
 from autoscaler.service.runtime import Runtime
 
