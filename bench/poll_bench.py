@@ -8,8 +8,9 @@ What is measured (what ``Poller._poll`` does with a body, with the functions it 
 
 * ``decode``: the body through the Elasticsearch client's own serializer for the content type
   an 8.x server answers with (orjson since issue 10) — taken from a real ``make_client``;
-* ``processing``: ``parse_node_stats`` + ``read_tiers`` (tier selection and aggregates, one per
-  distinct tier) + each policy's row, for 50 policies on one tier;
+* ``processing``: ``parse_node_rows`` + ``read_tier_rows`` (tier selection and aggregates, one
+  per distinct tier) + each policy's row, for 50 policies on one tier (older trees: their
+  poller's path, ``parse_node_stats`` + ``read_tiers`` or per-policy ``aggregate``);
 * two key sets: the shipped ``prod-data-cpu-heap`` policy's keys (what its poll asks for) and
   every ``(metric, aggregate)`` (40 keys, rates included).
 
@@ -47,6 +48,10 @@ try:
     from autoscaler.signals.nodes import read_tiers
 except ImportError:  # a tree from before issue 10 (bench/__init__.py): its per-policy path
     read_tiers = None  # type: ignore[assignment]
+try:  # the poller's path since the row reader (no NodeSample per node)
+    from autoscaler.signals.nodes import parse_node_rows, read_tier_rows
+except ImportError:  # an older tree: its poller read NodeSamples with read_tiers
+    parse_node_rows = read_tier_rows = None  # type: ignore[assignment]
 
 ROOT = Path(__file__).resolve().parents[1]
 NODES = 1000
@@ -135,13 +140,22 @@ def measure(name: str, keys: Sequence[MetricKey], before: bytes, body: bytes) ->
             reading = readings[(sub.roles, sub.name_pattern)]
             {k: reading.row[k] for k in sub.keys}
 
+    def process_rows() -> None:  # what Poller._poll does since the row reader
+        readings = read_tier_rows(parse_node_rows(obj), previous_rows, tier_keys)
+        for sub in subs:
+            reading = readings[(sub.roles, sub.name_pattern)]
+            {k: reading.row[k] for k in sub.keys}
+
     def process_before() -> None:  # the poller before issue 10: every policy on its own
         samples = parse_node_stats(obj)
         for sub in subs:
             tier = select_tier(samples, roles=sub.roles, name_pattern=sub.name_pattern)
             aggregate(tier, previous, sub.keys)
 
-    if read_tiers is None:
+    if read_tier_rows is not None:
+        previous_rows = {r[0]: r for r in parse_node_rows(decode(before))}
+        process = process_rows
+    elif read_tiers is None:
         process = process_before
     row = aggregate(select_tier(parse_node_stats(obj), roles=subs[0].roles), previous, keys)
     missing = sorted(f"{m}.{a}" for (m, a), v in row.items() if v is None)

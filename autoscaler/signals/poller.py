@@ -39,15 +39,15 @@ from autoscaler.elastic.client import (
 from autoscaler.elastic.stats import fetch_health, fetch_node_stats
 from autoscaler.metrics import Metrics
 from autoscaler.signals.nodes import (
-    NodeSample,
+    NodeRow,
     StatsFormatError,
     TierKey,
     filter_path_for,
     index_metrics_for,
     needed_metric_groups,
     nodes_failed,
-    parse_node_stats,
-    read_tiers,
+    parse_node_rows,
+    read_tier_rows,
 )
 
 __all__ = ["PollResult", "Poller", "TierResult", "TierSubscription", "rows_by_policy"]
@@ -163,7 +163,7 @@ class Poller:
         self._filter_path = filter_path_for(keys)
         self._index_metric = index_metrics_for(keys)
         self._info: ServerInfo | None = None
-        self._previous: dict[str, NodeSample] | None = None
+        self._previous: dict[str, NodeRow] | None = None
         self._state: str | None = None  # "ok" or the last error reason
         self._failures = 0
 
@@ -234,18 +234,19 @@ class Poller:
             # Wait for the cancelled one and take its outcome: nothing keeps running into the
             # next poll, and no exception is left for asyncio to log as "never retrieved".
             await asyncio.gather(stats_task, health_task, return_exceptions=True)
-        samples = parse_node_stats(body)
+        # Rows, not NodeSample objects: a 1,000-node poll builds no object per node (issue 10).
+        samples = parse_node_rows(body)
         # One selection and aggregation per distinct tier, shared by the policies sizing it.
-        readings = read_tiers(samples, self._previous, self._tier_keys)
+        readings = read_tier_rows(samples, self._previous, self._tier_keys)
         tiers: dict[str, TierResult] = {}
         for sub in self._subscribers:
             reading = readings[(sub.roles, sub.name_pattern)]
             tiers[sub.policy_name] = TierResult(
                 row={k: reading.row[k] for k in sub.keys},
-                node_count=len(reading.nodes),
+                node_count=reading.node_count,
                 node_names=reading.names,
             )
-        self._previous = {s.node_id: s for s in samples}
+        self._previous = {s[0]: s for s in samples}
         status = health.get("status")
         return PollResult(
             cluster=self.name,

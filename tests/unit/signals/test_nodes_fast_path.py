@@ -25,8 +25,11 @@ from autoscaler.signals.nodes import (
     StatsFormatError,
     _parse_node,
     aggregate,
+    parse_node_rows,
     parse_node_stats,
+    read_tier_rows,
     read_tiers,
+    row_of,
     select_tier,
 )
 
@@ -48,6 +51,7 @@ def reference(body: dict[str, Any]) -> list[NodeSample]:
 def test_fast_parse_equals_reference_reader_on_every_capture(capture: str) -> None:
     body = load(capture)
     assert parse_node_stats(body) == reference(body)
+    assert parse_node_rows(body) == [row_of(s) for s in reference(body)]
 
 
 # Every field the reader looks at, replaced by what a broken or odd server might send.
@@ -111,6 +115,9 @@ def test_fast_parse_equals_reference_reader_on_odd_nodes(
         _set(node, path, value)
     one = {"nodes": {node_id: node}}
     assert _outcome(lambda: parse_node_stats(one)) == _outcome(lambda: reference(one))
+    assert _outcome(lambda: parse_node_rows(one)) == _outcome(
+        lambda: [row_of(s) for s in reference(one)]
+    )
 
 
 def test_one_reading_per_tier_gives_each_policy_the_rows_of_its_own_aggregation() -> None:
@@ -134,6 +141,9 @@ def test_one_reading_per_tier_gives_each_policy_the_rows_of_its_own_aggregation(
     for roles, pattern, keys in policies:
         tiers.setdefault((roles, pattern), set()).update(keys)
     readings = read_tiers(current, previous, tiers)
+    row_readings = read_tier_rows(
+        parse_node_rows(later), {r[0]: r for r in parse_node_rows(body)}, tiers
+    )
     for roles, pattern, keys in policies:
         tier = select_tier(current, roles=roles, name_pattern=pattern)
         reading = readings[(roles, pattern)]
@@ -141,4 +151,68 @@ def test_one_reading_per_tier_gives_each_policy_the_rows_of_its_own_aggregation(
         assert reading.names == tuple(sorted(s.name for s in tier))
         own = aggregate(tier, previous, keys)
         assert {k: reading.row[k] for k in keys} == own
+        rows = row_readings[(roles, pattern)]
+        assert (rows.node_count, rows.names) == (len(tier), reading.names)
+        assert {k: rows.row[k] for k in keys} == own
     assert any(v is not None for v in readings[(("data",), None)].row.values())
+
+
+# Counters between two polls: grown, reset, missing, equal; clocks that advance or not; JVMs
+# that restarted; nodes that are new. Each case must give the rates ``node_rates`` gives.
+COUNTER = st.one_of(st.none(), st.integers(0, 3).map(float), st.integers(0, 10**6).map(float))
+COUNTERS = ("query_total", "query_time_ms", "index_total", "search_rejected", "write_rejected")
+
+
+@st.composite
+def node_pair(draw: Any, i: int) -> tuple[NodeSample | None, NodeSample]:
+    roles = draw(st.sampled_from([("data_hot",), ("data",), ("master",), ("data_hot", "ingest")]))
+    at = float(draw(st.integers(0, 100)))
+    gauges = {g: draw(st.one_of(st.none(), st.floats(0, 100))) for g in ("cpu", "heap")}
+    cur = NodeSample(
+        node_id=f"n{i}",
+        name=f"es-{i % 3}-{i}",
+        roles=frozenset(roles),
+        at=at + draw(st.sampled_from([-1.0, 0.0, 0.5, 10.0])),
+        uptime_ms=draw(st.one_of(st.none(), st.sampled_from([0.0, 500.0, 9_000.0, 1e7]))),
+        **gauges,
+        **{c: draw(COUNTER) for c in COUNTERS},
+    )
+    if draw(st.booleans()):
+        return None, cur
+    prev = NodeSample(
+        node_id=cur.node_id,
+        name=cur.name,
+        roles=cur.roles,
+        at=at,
+        uptime_ms=draw(st.one_of(st.none(), st.sampled_from([0.0, 8_000.0, 2e7]))),
+        **{c: draw(COUNTER) for c in COUNTERS},
+    )
+    return prev, cur
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pairs=st.lists(st.integers(0, 10**6), max_size=8).flatmap(
+        lambda ids: st.tuples(*(node_pair(i) for i in range(len(ids))))
+    ),
+    roles=st.sampled_from([("data",), ("data_hot",), ("master", "data_hot")]),
+    pattern=st.sampled_from([None, "es-1", "^none$"]),
+    first_poll=st.booleans(),
+)
+def test_row_reader_gives_the_reference_rows_for_any_counter_history(
+    pairs: tuple[tuple[NodeSample | None, NodeSample], ...],
+    roles: tuple[str, ...],
+    pattern: str | None,
+    first_poll: bool,
+) -> None:
+    current = [cur for _, cur in pairs]
+    previous = None if first_poll else {p.node_id: p for p, _ in pairs if p is not None}
+    tier = select_tier(current, roles=roles, name_pattern=pattern)
+    want = aggregate(tier, previous, ALL_KEYS)
+    got = read_tier_rows(
+        [row_of(s) for s in current],
+        None if previous is None else {k: row_of(s) for k, s in previous.items()},
+        {(roles, pattern): ALL_KEYS},
+    )[(roles, pattern)]
+    assert got.row == want
+    assert (got.node_count, got.names) == (len(tier), tuple(sorted(s.name for s in tier)))
