@@ -419,7 +419,9 @@ def _parse_node_fast(
             cpu = float(v) if type(v) is int else _fnum(v)
             load_average = os_cpu.get("load_average")
             if load_average is not None:
-                v = _sub(load_average, "1m")
+                if type(load_average) is not dict:
+                    raise _Unusual
+                v = load_average.get("1m")
                 load1 = float(v) if type(v) is int else _fnum(v)
                 if load1 is not None and load1 < 0:
                     load1 = None
@@ -454,7 +456,9 @@ def _parse_node_fast(
 
     fs = get("fs")
     if fs is not None:
-        fs_total = _sub(fs, "total")
+        if type(fs) is not dict:
+            raise _Unusual
+        fs_total = fs.get("total")
         if fs_total is not None:
             if type(fs_total) is not dict:
                 raise _Unusual
@@ -477,16 +481,18 @@ def _parse_node_fast(
             search_queue = float(v) if type(v) is int else _fnum(v)
             v = search_pool.get("rejected")
             search_rejected = float(v) if type(v) is int else _fnum(v)
-        for pool_name in _WRITE_POOLS:
-            pool = pools.get(pool_name)
-            if pool is not None:
-                if type(pool) is not dict:
-                    raise _Unusual
-                v = pool.get("queue")
-                write_queue = float(v) if type(v) is int else _fnum(v)
-                v = pool.get("rejected")
-                write_rejected = float(v) if type(v) is int else _fnum(v)
-                break
+        pool = pools.get("write")  # the first of _WRITE_POOLS present
+        if pool is None:
+            pool = pools.get("bulk")
+            if pool is None:
+                pool = pools.get("index")
+        if pool is not None:
+            if type(pool) is not dict:
+                raise _Unusual
+            v = pool.get("queue")
+            write_queue = float(v) if type(v) is int else _fnum(v)
+            v = pool.get("rejected")
+            write_rejected = float(v) if type(v) is int else _fnum(v)
 
     indices = get("indices")
     if indices is not None:
@@ -500,8 +506,12 @@ def _parse_node_fast(
             query_total = float(v) if type(v) is int else _fnum(v)
             v = search.get("query_time_in_millis")
             query_time_ms = float(v) if type(v) is int else _fnum(v)
-        v = _sub(indices.get("indexing"), "index_total")
-        index_total = float(v) if type(v) is int else _fnum(v)
+        indexing = indices.get("indexing")
+        if indexing is not None:
+            if type(indexing) is not dict:
+                raise _Unusual
+            v = indexing.get("index_total")
+            index_total = float(v) if type(v) is int else _fnum(v)
 
     return (
         node_id,
@@ -813,10 +823,12 @@ def _rate_columns(
             if c is not None and p is not None and c >= p:
                 values.append((c - p) / dt)
         if latency is not None:
-            d_qt = _delta(cur[_QT], prev[_QT])
-            d_qms = _delta(cur[_QMS], prev[_QMS])
-            if d_qt and d_qms is not None:
-                latency.append(d_qms / d_qt)
+            # ``_delta`` inlined: a counter that went backwards (or is missing) → no value.
+            c, p = cur[_QT], prev[_QT]
+            if c is not None and p is not None and (d_qt := c - p) >= 0 and d_qt:
+                c, p = cur[_QMS], prev[_QMS]
+                if c is not None and p is not None and (d_qms := c - p) >= 0:
+                    latency.append(d_qms / d_qt)
     return out
 
 

@@ -77,6 +77,14 @@ PATHS = [
     ("thread_pool", "write", "rejected"),
     ("indices", "search", "query_total"),
     ("indices", "indexing"),
+    ("os", "cpu", "load_average"),
+    ("fs",),
+    ("fs", "total"),
+    ("thread_pool", "index"),
+    ("thread_pool", "search"),
+    ("indices",),
+    ("indices", "search"),
+    ("indices", "indexing", "index_total"),
 ]
 ODD = st.sampled_from(
     [None, True, "12", [], {}, [1], math.nan, math.inf, -1, -1.5, 0, 0.0, 7, 2**70, 55.5]
