@@ -793,17 +793,13 @@ def _rate_columns(
     out: dict[str, list[float]] = {m: [] for m in wanted}
     if not previous:
         return out
-    columns = [
-        (out[m], col)
-        for m, col in (
-            ("search_rejections", _SR),
-            ("write_rejections", _WR),
-            ("indexing_rate", _IT),
-        )
-        if m in wanted
-    ]
+    search_rej = out.get("search_rejections")
+    write_rej = out.get("write_rejections")
+    indexing = out.get("indexing_rate")
     latency = out.get("search_latency_ms")
     get = previous.get
+    # ``node_rates`` unrolled, one column at a time: a counter that went backwards (a reset)
+    # or is missing on either side gives no value (``_delta``).
     for cur in nodes:
         prev = get(cur[_ID])
         if prev is None:
@@ -817,13 +813,19 @@ def _rate_columns(
             if (prev_up is not None and up < prev_up) or up + _RESTART_TOLERANCE_MS < dt_ms:
                 continue
         dt = dt_ms / 1000.0
-        for values, col in columns:
-            c: float | None = cur[col]  # type: ignore[assignment]
-            p: float | None = prev[col]  # type: ignore[assignment]
+        if search_rej is not None:
+            c, p = cur[_SR], prev[_SR]
             if c is not None and p is not None and c >= p:
-                values.append((c - p) / dt)
+                search_rej.append((c - p) / dt)
+        if write_rej is not None:
+            c, p = cur[_WR], prev[_WR]
+            if c is not None and p is not None and c >= p:
+                write_rej.append((c - p) / dt)
+        if indexing is not None:
+            c, p = cur[_IT], prev[_IT]
+            if c is not None and p is not None and c >= p:
+                indexing.append((c - p) / dt)
         if latency is not None:
-            # ``_delta`` inlined: a counter that went backwards (or is missing) → no value.
             c, p = cur[_QT], prev[_QT]
             if c is not None and p is not None and (d_qt := c - p) >= 0 and d_qt:
                 c, p = cur[_QMS], prev[_QMS]
