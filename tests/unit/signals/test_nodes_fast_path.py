@@ -87,7 +87,7 @@ PATHS = [
     ("indices", "indexing", "index_total"),
 ]
 ODD = st.sampled_from(
-    [None, True, "12", [], {}, [1], math.nan, math.inf, -1, -1.5, 0, 0.0, 7, 2**70, 55.5]
+    [None, True, "12", [], {}, [1], math.nan, math.inf, -1, -1.5, 0, 0.0, 7, 2**70, 10**400, 55.5]
 )
 
 
