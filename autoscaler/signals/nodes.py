@@ -282,7 +282,9 @@ def parse_node_rows(body: Any) -> list[NodeRow]:
         nid = node_id if type(node_id) is str else str(node_id)
         try:
             out.append(fast(nid, node, roles_cache))
-        except _Unusual:  # the general reader decides (and names the field that is wrong)
+        except (_Unusual, OverflowError):
+            # The general reader decides, and names the field that is wrong: also when an int
+            # beyond a double overflowed here, since it may read another bad field first.
             out.append(row_of(_parse_node(nid, node)))
     return out
 
