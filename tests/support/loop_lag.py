@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -63,6 +64,12 @@ class LoopLag:
 async def loop_lag_probe(*, limit: float = LIMIT) -> AsyncIterator[LoopLag]:
     """``async with loop_lag_probe() as probe: ...`` then ``probe.check()`` (done on exit)."""
     probe = LoopLag(limit=limit)
+    # A pytest-xdist worker carries the heap of every test it ran before this one; a full
+    # collection of that heap can take > 100 ms of this thread's CPU and would read as a stall
+    # of the code under test. Collect once and freeze what exists now, so collections during
+    # the probe only walk what the test itself allocates.
+    gc.collect()
+    gc.freeze()
     task = asyncio.create_task(probe.run(), name="loop-lag-probe")
     try:
         await asyncio.sleep(0)  # let it take its first reading
@@ -72,4 +79,5 @@ async def loop_lag_probe(*, limit: float = LIMIT) -> AsyncIterator[LoopLag]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        gc.unfreeze()
     probe.check()
