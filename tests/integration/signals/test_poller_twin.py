@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from elasticsearch import BadRequestError
+from es_kit import serve_cluster
 
 from autoscaler.core.policy import AGGREGATES, METRICS, ElasticsearchConnection
 from autoscaler.elastic.client import make_client
@@ -25,7 +23,6 @@ from autoscaler.metrics import Metrics
 from autoscaler.signals.poller import Poller, PollResult, TierSubscription
 from autoscaler.sim.clock import VirtualClock
 from autoscaler.sim.cluster import Cluster
-from autoscaler.sim.es_api import build_es_app
 
 KEYS = [(m, a) for m in METRICS for a in AGGREGATES]
 
@@ -42,17 +39,7 @@ def make_cluster(version: str) -> Cluster:
     return cluster
 
 
-@asynccontextmanager
-async def serve_twin(cluster: Cluster) -> AsyncIterator[str]:
-    runner = web.AppRunner(build_es_app(cluster), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+serve_twin = serve_cluster
 
 
 async def raw_stats(url: str) -> dict[str, Any]:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-
 import pytest
-from aiohttp import web
-from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError
+from elasticsearch import ApiError, BadRequestError
+from es_kit import es_client
 
 from autoscaler.sim.clock import VirtualClock
 from autoscaler.sim.cluster import Cluster
 from autoscaler.sim.datasets import IndexSpec
-from autoscaler.sim.es_api import build_es_app
 
 GB = 2**30
 
@@ -27,19 +23,7 @@ def make_cluster(nodes: int = 3, version: str = "8.15.0") -> Cluster:
     return cluster
 
 
-@contextlib.asynccontextmanager
-async def client(cluster: Cluster) -> AsyncIterator[AsyncElasticsearch]:
-    runner = web.AppRunner(build_es_app(cluster))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    es = AsyncElasticsearch(f"http://{host}:{port}", max_retries=0)
-    try:
-        yield es
-    finally:
-        await es.close()
-        await runner.cleanup()
+client = es_client
 
 
 def ids_by_name(cluster: Cluster) -> dict[str, str]:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 
-from aiohttp import web
 from elasticsearch import AsyncElasticsearch
+from es_kit import es_client
 
 from autoscaler.sim.clock import VirtualClock
 from autoscaler.sim.cluster import Cluster
 from autoscaler.sim.datasets import IndexSpec
-from autoscaler.sim.es_api import build_es_app
 
 GB = 2**30
 MB = 2**20
@@ -25,19 +23,8 @@ def make_cluster(*, nodes: int = 3, indices: list[IndexSpec] | None = None) -> C
     return cluster
 
 
-@contextlib.asynccontextmanager
-async def client(cluster: Cluster) -> AsyncIterator[AsyncElasticsearch]:
-    runner = web.AppRunner(build_es_app(cluster))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    es = AsyncElasticsearch(f"http://{host}:{port}", request_timeout=5)
-    try:
-        yield es
-    finally:
-        await es.close()
-        await runner.cleanup()
+def client(cluster: Cluster) -> contextlib.AbstractAsyncContextManager[AsyncElasticsearch]:
+    return es_client(cluster, request_timeout=5, max_retries=3)
 
 
 async def shards_per_node(es: AsyncElasticsearch) -> dict[str, int]:

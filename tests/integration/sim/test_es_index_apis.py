@@ -3,19 +3,16 @@ wire, with the real ES client against a virtual-clock model."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
+from elasticsearch import BadRequestError, NotFoundError
+from es_kit import es_client
 
 from autoscaler.sim.clock import VirtualClock
 from autoscaler.sim.cluster import Cluster
 from autoscaler.sim.datasets import IndexSpec
-from autoscaler.sim.es_api import build_es_app
 
 GB = 2**30
 REAL_REPORT = json.loads(
@@ -36,19 +33,7 @@ def make_cluster(nodes: int = 3, version: str = "8.15.0") -> Cluster:
     return cluster
 
 
-@contextlib.asynccontextmanager
-async def client(cluster: Cluster) -> AsyncIterator[AsyncElasticsearch]:
-    runner = web.AppRunner(build_es_app(cluster))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    es = AsyncElasticsearch(f"http://{host}:{port}", max_retries=0)
-    try:
-        yield es
-    finally:
-        await es.close()
-        await runner.cleanup()
+client = es_client
 
 
 async def test_raising_replicas_adds_copies_that_recover_and_lowering_removes_them() -> None:

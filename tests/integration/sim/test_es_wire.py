@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
 from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
+from es_kit import serve_cluster
 
 from autoscaler.sim.clock import ScaledClock, VirtualClock
 from autoscaler.sim.cluster import Cluster
 from autoscaler.sim.datasets import IndexSpec
-from autoscaler.sim.es_api import build_es_app
 
 GB = 2**30
 COMPAT_8 = "application/vnd.elasticsearch+json; compatible-with=8"
@@ -30,17 +29,7 @@ def make_cluster(*, version: str = "8.15.0", nodes: int = 3, **kw: object) -> Cl
     return cluster
 
 
-@contextlib.asynccontextmanager
-async def serve(cluster: Cluster) -> AsyncIterator[str]:
-    runner = web.AppRunner(build_es_app(cluster))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+serve = serve_cluster
 
 
 @contextlib.asynccontextmanager
