@@ -55,10 +55,10 @@ T = TypeVar("T")
 
 _STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
 LONG_POLL_SECONDS = 30.0
+"""Server-side ``timeout`` of one health long-poll (the client waits longer)."""
 MIN_CADENCE = 0.05
 """Wall seconds a wait sleeps at least between two checks when the clock runs faster than the
 wall clock (the demo): ``poll_interval`` of simulated time would otherwise be a busy loop."""
-"""Server-side ``timeout`` of one health long-poll (the client waits longer)."""
 STALL_SECONDS = 120.0
 """A drain with copies left and nothing relocating for this long has stalled (a shard that
 cannot move: allocation filters, ``total_shards_per_node``, a full disk) — fail early
