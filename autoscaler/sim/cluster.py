@@ -1,8 +1,9 @@
 """Compatibility import path for the Elasticsearch model, which now lives in ``sim/es/``.
 
-Tests, benches and the twin import ``autoscaler.sim.cluster``; the model was split along its
-seams into ``autoscaler.sim.es`` (see that package's docstring) and this module re-exports
-the names those callers use, so the split did not ripple through every import.
+Tests and benches import ``autoscaler.sim.cluster``; the model was split along its seams into
+``autoscaler.sim.es`` (see that package's docstring) and this module re-exports the names those
+callers use, so the split did not ripple through every import. Code inside ``autoscaler.sim``
+imports from ``autoscaler.sim.es`` directly.
 """
 
 from __future__ import annotations

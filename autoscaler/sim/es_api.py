@@ -1,8 +1,8 @@
 """Compatibility import path for the Elasticsearch REST wire, which now lives in ``sim/es/api/``.
 
-The server, benches and tests import ``autoscaler.sim.es_api``; the handlers were split into
-one module per API family (``autoscaler.sim.es.api``) and this module re-exports the entry
-points.
+Benches and tests import ``autoscaler.sim.es_api``; the handlers were split into one module
+per API family (``autoscaler.sim.es.api``) and this module re-exports the entry points. Code
+inside ``autoscaler.sim`` imports from ``autoscaler.sim.es.api`` directly.
 """
 
 from __future__ import annotations

@@ -69,8 +69,9 @@ from typing import Any
 
 from aiohttp import web
 
-from autoscaler.sim.cluster import Cluster, EsError
 from autoscaler.sim.es.api.routes import EsApi
+from autoscaler.sim.es.cluster import Cluster
+from autoscaler.sim.es.errors import EsError
 from autoscaler.sim.exporter_metrics import (
     BREAKER_METRICS,
     CLUSTER_HEALTH_UP,

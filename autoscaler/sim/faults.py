@@ -37,14 +37,12 @@ from typing import Any, Literal, Protocol
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from autoscaler.sim.k8s_api import K8S_USER_KEY, request_info, status_response
-from autoscaler.sim.k8s_model import (
-    K8sError,
-    K8sModel,
-    ResourceType,
-    conflict,
-    forbidden,
-)
+from autoscaler.sim.k8s.auth import K8S_USER_KEY
+from autoscaler.sim.k8s.errors import K8sError, conflict, forbidden
+from autoscaler.sim.k8s.model import K8sModel
+from autoscaler.sim.k8s.reqinfo import request_info
+from autoscaler.sim.k8s.responses import status_response
+from autoscaler.sim.k8s.types import ResourceType
 
 AppName = Literal["es", "k8s"]
 

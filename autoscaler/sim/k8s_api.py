@@ -1,7 +1,7 @@
 """Stable import path for the Kubernetes wire of the twin (the code lives in ``sim/k8s/``).
 
-``server``, ``faults`` and the tests import the app builder, the authentication seam and the
-request classification from here.
+The tests import the app builder, the authentication seam and the request classification from
+here. Code inside ``autoscaler.sim`` imports from ``autoscaler.sim.k8s`` directly.
 """
 
 from __future__ import annotations

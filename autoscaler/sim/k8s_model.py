@@ -1,7 +1,8 @@
 """Stable import path for the Kubernetes model of the twin (the code lives in ``sim/k8s/``).
 
-The rest of the twin (``twin``, ``faults``) and the tests import the model's public names from
-here, so the package can keep its one-concept-per-module layout without churning importers.
+The tests import the model's public names from here, so the package can keep its
+one-concept-per-module layout without churning importers. Code inside ``autoscaler.sim``
+imports from ``autoscaler.sim.k8s`` directly.
 """
 
 from __future__ import annotations

@@ -34,11 +34,12 @@ import yaml
 from aiohttp import web
 
 from autoscaler.sim.control import add_control_routes
-from autoscaler.sim.es_api import add_es_routes
+from autoscaler.sim.es.api.routes import add_es_routes
 from autoscaler.sim.es_security import EsSecurity
 from autoscaler.sim.exporter import METRICS_PATH, build_exporter_app
+from autoscaler.sim.k8s.api import build_k8s_app
+from autoscaler.sim.k8s.auth import K8sAuth
 from autoscaler.sim.k8s.rbac import ADMIN_USER, load_rbac, service_account_user
-from autoscaler.sim.k8s_api import K8sAuth, build_k8s_app
 from autoscaler.sim.spec import TwinSpec
 from autoscaler.sim.tls import HandshakeCounter, TlsFiles, generate_tls, server_ssl_context
 from autoscaler.sim.twin import Twin

@@ -24,11 +24,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autoscaler.sim.clock import ScaledClock, SimClock, VirtualClock
-from autoscaler.sim.cluster import Cluster
 from autoscaler.sim.datasets import DEFAULT_ROLES
+from autoscaler.sim.es.cluster import Cluster
 from autoscaler.sim.faults import FaultInjector, ModelFaultKind
+from autoscaler.sim.k8s.model import K8sModel
 from autoscaler.sim.k8s.requestlog import RequestLog
-from autoscaler.sim.k8s_model import ROLES_ANNOTATION, K8sModel, Obj, format_micro_time
+from autoscaler.sim.k8s.timefmt import format_micro_time
+from autoscaler.sim.k8s.types import ROLES_ANNOTATION, Obj
 from autoscaler.sim.spec import TwinSpec
 from autoscaler.sim.vms import VmFleet
 
