@@ -119,16 +119,7 @@ class ClusterApi(EsApiBase):
         if everything or "master_node" in metrics:
             body["master_node"] = master.id if master else None
         if everything or "nodes" in metrics:
-            body["nodes"] = {
-                n.id: {
-                    "name": n.name,
-                    "ephemeral_id": n.id[::-1],
-                    "transport_address": f"{n.ip}:9300",
-                    "attributes": dict(n.attributes),
-                    "roles": list(n.roles),
-                }
-                for n in cl.nodes()
-            }
+            body["nodes"] = self._state_nodes()
         if everything or "metadata" in metrics:
             cfg = cl.voting_config()
             body["metadata"] = {
@@ -144,6 +135,19 @@ class ClusterApi(EsApiBase):
         if everything or "routing_table" in metrics:
             body["routing_table"] = self._routing_table()
         return self.respond(request, body)
+
+    def _state_nodes(self) -> dict[str, Any]:
+        """The ``nodes`` section of the cluster state (``_cluster/state`` and reroute's ``state``)."""
+        return {
+            n.id: {
+                "name": n.name,
+                "ephemeral_id": n.id[::-1],
+                "transport_address": f"{n.ip}:9300",
+                "attributes": dict(n.attributes),
+                "roles": list(n.roles),
+            }
+            for n in self.cluster.nodes()
+        }
 
     def _routing_table(self) -> dict[str, Any]:
         cl = self.cluster
@@ -209,16 +213,7 @@ class ClusterApi(EsApiBase):
             "cluster_uuid": cl.cluster_uuid,
             "master_node": master.id if master else None,
             "blocks": {},
-            "nodes": {
-                n.id: {
-                    "name": n.name,
-                    "ephemeral_id": n.id[::-1],
-                    "transport_address": f"{n.ip}:9300",
-                    "attributes": dict(n.attributes),
-                    "roles": list(n.roles),
-                }
-                for n in cl.nodes()
-            },
+            "nodes": self._state_nodes(),
             "routing_table": self._routing_table(),
         }
         if metric is not None and metric != "_all":
