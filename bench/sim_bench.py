@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +26,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench import product_env, product_tree
+from bench import product_tree
+from bench.processes import running, wait_json_line
 
 HOUR = 3600
 SIZES = (100, 300)
@@ -66,22 +65,10 @@ def hour(nodes: int, work: Path) -> dict[str, Any]:
     args = [sys.executable, "-m", "autoscaler", "sim", "--virtual", "--nodes", str(nodes)]
     args += ["--indices", _indices_spec(nodes), "--kubeconfig-dir", str(work / f"kube-{nodes}")]
     args += ["--workload", f"{80 * nodes},{800 * nodes}"]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            args, stdout=sink, stderr=subprocess.STDOUT, env=product_env(), cwd=product_tree()
-        )
-    try:
-        deadline = time.monotonic() + 300
-        twin: dict[str, Any] | None = None
-        while twin is None:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"sim did not start:\n{log.read_text()[-2000:]}")
-            for line in log.read_text(errors="replace").splitlines():
-                if line.startswith("{") and '"elasticsearch"' in line:
-                    twin = json.loads(line)
-            time.sleep(0.2)
+    with running(args, log, cwd=product_tree(), stop_timeout=30) as proc:
+        twin = wait_json_line(log, "elasticsearch", proc, timeout=300)
         es, k8s = twin["elasticsearch"], twin["kubernetes"]
-        started = time.perf_counter() - 0.0
+        started = time.perf_counter()
         _request(
             "POST", f"{es}/_sim/advance?seconds=60", None, ctype="application/json", timeout=600
         )
@@ -104,14 +91,6 @@ def hour(nodes: int, work: Path) -> dict[str, Any]:
         )
         wall = time.perf_counter() - t0
         state = _request("GET", f"{es}/_sim/state", None, ctype="application/json", timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
     base = _baseline(nodes)
     return {
         "nodes": nodes,

@@ -23,19 +23,17 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench import product_env
+from bench.processes import running, wait_json_line
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "alertmanager"
@@ -65,46 +63,6 @@ def ensure_wrk() -> str:
     if not found:
         raise SystemExit("wrk is still missing after apt-get install wrk")
     return found
-
-
-def _wait_json_line(
-    path: Path, key: str, proc: subprocess.Popen[bytes], timeout: float = 60
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in path.read_text(errors="replace").splitlines():
-            with suppress(json.JSONDecodeError):
-                rec = json.loads(line)
-                if (
-                    isinstance(rec, dict)
-                    and key in rec
-                    and (key != "event" or rec["event"] == "listening")
-                ):
-                    return rec
-        if proc.poll() is not None:
-            raise SystemExit(
-                f"{proc.args!r} exited with {proc.returncode}:\n{path.read_text()[-2000:]}"
-            )
-        time.sleep(0.1)
-    raise SystemExit(f"no {key!r} line from {proc.args!r} within {timeout} s")
-
-
-@contextmanager
-def _process(args: list[str], out: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with out.open("wb") as sink:
-        proc = subprocess.Popen(
-            args, stdout=sink, stderr=subprocess.STDOUT, env=product_env(), cwd=out.parent
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _point_at(policy_text: str, es_url: str) -> str:
@@ -146,11 +104,11 @@ def _policies(dest: Path, es_url: str, *, many: bool) -> None:
 def services(work: Path, *, many: bool = False) -> Iterator[tuple[str, str]]:
     """(our webhook URL, the bare server's URL), each a separate process on 127.0.0.1."""
     py = sys.executable
-    with _process(
+    with running(
         [py, "-m", "autoscaler", "sim", "--virtual", "--kubeconfig-dir", str(work / "kube")],
         work / "sim.log",
     ) as sim:
-        twin = _wait_json_line(work / "sim.log", "elasticsearch", sim)
+        twin = wait_json_line(work / "sim.log", "elasticsearch", sim)
         pdir = work / ("many" if many else "policies")
         _policies(pdir, twin["elasticsearch"], many=many)
         (work / "token").write_text(TOKEN + "\n")
@@ -174,11 +132,11 @@ def services(work: Path, *, many: bool = False) -> Iterator[tuple[str, str]]:
         ]
         log = work / f"serve-{pdir.name}.log"
         with (
-            _process(args, log) as serve,
-            _process([py, str(ROOT / "bench" / "bare_server.py")], work / "bare.log") as bare,
+            running(args, log) as serve,
+            running([py, str(ROOT / "bench" / "bare_server.py")], work / "bare.log") as bare,
         ):
-            ours = _wait_json_line(log, "event", serve)["port"]
-            theirs = _wait_json_line(work / "bare.log", "port", bare)["port"]
+            ours = wait_json_line(log, "event", serve)["port"]
+            theirs = wait_json_line(work / "bare.log", "port", bare)["port"]
             yield f"http://127.0.0.1:{ours}{PATH}", f"http://127.0.0.1:{theirs}{PATH}"
 
 
