@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
@@ -45,7 +44,7 @@ from autoscaler.core.preflight import scale_down_preflight
 from autoscaler.elastic.admin import EsAdmin, EsNode, preflight_input
 from autoscaler.metrics import Metrics
 from autoscaler.operations.store import Store, StoredState, StoreError
-from autoscaler.signals.nodes import role_matches
+from autoscaler.signals.nodes import in_tier
 from autoscaler.targets.ansible import NodeGroup
 from autoscaler.targets.base import Target, TargetRefused
 
@@ -82,17 +81,10 @@ def target_key(policy: Policy) -> str | None:
 
 
 def tier_names(nodes: Iterable[EsNode], policy: Policy) -> tuple[str, ...]:
-    """Names of the nodes of ``policy``'s tier among ``nodes`` (roles and ``namePattern`` as
-    the poller selects them, ``signals.nodes.select_tier``), sorted."""
-    rx = re.compile(policy.nodes.namePattern) if policy.nodes.namePattern else None
-    return tuple(
-        sorted(
-            n.name
-            for n in nodes
-            if any(role_matches(r, frozenset(n.roles)) for r in policy.nodes.roles)
-            and (rx is None or rx.search(n.name))
-        )
-    )
+    """Names of the nodes of ``policy``'s tier among ``nodes`` (the poller's rule,
+    ``signals.nodes.in_tier``), sorted."""
+    member = in_tier(roles=policy.nodes.roles, name_pattern=policy.nodes.namePattern)
+    return tuple(sorted(n.name for n in nodes if member(n.name, frozenset(n.roles))))
 
 
 class LostLeadership(Exception):

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from typing import Any, Final
@@ -64,6 +64,7 @@ __all__ = [
     "aggregate",
     "aggregate_values",
     "filter_path_for",
+    "in_tier",
     "index_metrics_for",
     "needed_metric_groups",
     "node_rates",
@@ -576,19 +577,30 @@ def role_matches(policy_role: str, node_roles: frozenset[str]) -> bool:
     return False
 
 
+def in_tier(
+    *, roles: Iterable[str], name_pattern: str | None = None
+) -> Callable[[str, frozenset[str]], bool]:
+    """The tier rule as a test of one node's ``(name, roles)``: any of ``roles`` and, if
+    given, a name where the regular expression ``name_pattern`` matches (``re.search``: anchor
+    it with ``^…$`` to match the whole name). The poller's and the operations runner's one
+    definition of "a node of this tier" (``_read_tier`` inlines it on the hot path)."""
+    wanted = tuple(roles)
+    rx = re.compile(name_pattern) if name_pattern is not None else None
+
+    def member(name: str, node_roles: frozenset[str]) -> bool:
+        return any(role_matches(r, node_roles) for r in wanted) and (
+            rx is None or rx.search(name) is not None
+        )
+
+    return member
+
+
 def select_tier(
     samples: Iterable[NodeSample], *, roles: Iterable[str], name_pattern: str | None = None
 ) -> list[NodeSample]:
-    """The nodes a policy sizes: any of ``roles`` and, if given, a name where the regular
-    expression ``name_pattern`` matches (``re.search``: anchor it with ``^…$`` to match the
-    whole name). Order is kept."""
-    wanted = tuple(roles)
-    rx = re.compile(name_pattern) if name_pattern is not None else None
-    return [
-        s
-        for s in samples
-        if any(role_matches(r, s.roles) for r in wanted) and (rx is None or rx.search(s.name))
-    ]
+    """The nodes a policy sizes (``in_tier``). Order is kept."""
+    member = in_tier(roles=roles, name_pattern=name_pattern)
+    return [s for s in samples if member(s.name, s.roles)]
 
 
 # ---------------------------------------------------------------------------------------------
