@@ -8,7 +8,7 @@ import sys
 
 from autoscaler.core.durations import parse_duration
 
-EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+EXIT_INPUT = 2
 DEFAULT_SPEED = 240.0
 """Simulated seconds per wall second by default: the built-in profile's run (~3 h 50 m of
 simulated time, most of it shards moving at 40 MB/s) takes about a minute."""
