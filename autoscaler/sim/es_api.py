@@ -7,7 +7,6 @@ inside ``autoscaler.sim`` imports from ``autoscaler.sim.es.api`` directly.
 
 from __future__ import annotations
 
-from autoscaler.sim.es.api.base import COMPAT_KEY, PRODUCT_HEADER
-from autoscaler.sim.es.api.routes import EsApi, add_es_routes, build_es_app
+from autoscaler.sim.es.api.routes import build_es_app
 
-__all__ = ["COMPAT_KEY", "PRODUCT_HEADER", "EsApi", "add_es_routes", "build_es_app"]
+__all__ = ["build_es_app"]
