@@ -41,13 +41,17 @@ async def test_scale_up_confirms_only_after_relocations_ended_and_the_new_node_h
         last_moving: float | None = None
         first_still: float | None = None
         while True:
-            now = time.time()
+            # a sample's state holds at some instant between `asked` and `answered`: a moving
+            # one is stamped `asked` (relocating still at or after then), a still one
+            # `answered` (still by then), so a slow poll cannot stretch the measured delay
+            asked = time.time()
             state = await es_state(twin)
+            answered = time.time()
             moving = state["relocating"] + state["initializing"] > 0
             if moving:
-                last_moving, first_still = now, None
+                last_moving, first_still = asked, None
             elif last_moving is not None and first_still is None:
-                first_still = now
+                first_still = answered
             current = next(o for o in r.runner.operations() if o.id == op.id)
             if not current.running:
                 break
