@@ -208,8 +208,8 @@ async def test_of_two_replicas_only_the_leader_acts_and_a_killed_leader_is_repla
             before = await requests(twin)
             assert writers(before) == {user("esas-a")}  # exactly one replica acted
 
-            last = await _lease(twin)
             a.kill()  # mid-drain, no chance to release the Lease
+            last = await _lease(twin)  # read after the kill: a's last renewal
             await sim(twin, "DELETE", "/_sim/faults")
 
             async def b_leads() -> dict[str, Any] | None:
@@ -237,7 +237,7 @@ async def test_of_two_replicas_only_the_leader_acts_and_a_killed_leader_is_repla
             assert lease["spec"]["holderIdentity"] == "esas-b"
             assert lease["spec"]["leaseTransitions"] == last["spec"]["leaseTransitions"] + 1
             gap = micro(lease["spec"]["acquireTime"]) - micro(last["spec"]["renewTime"])
-            assert gap <= LEASE_S + 2 * RETRY_S + 1.0, gap  # a's last renewal may follow `last`
+            assert gap <= LEASE_S + 2 * RETRY_S + 1.0, gap  # +1 s: a renewal in flight at the kill
 
             async def finished() -> dict[str, Any] | None:
                 ops = (await b.get("/api/v1/operations"))["operations"]
@@ -389,8 +389,20 @@ async def test_a_leader_that_cannot_renew_stops_acting_and_resumes_when_it_can_a
                 return not [r for r in rows if f"{STS}-3" in (r["node"] or "")]
 
             await eventually(drained, what="the victim to hold no shard copy")
-            # a bounded window of several poll intervals and runner ticks: still nothing
-            await _sleep(1.5)
+            # a bounded window of several poll intervals and runner ticks: still nothing. The
+            # window is counted in a's own lease retries (one per RETRY_S, 4 span >= 1.5 s of
+            # a's life, 5 poll intervals), not in a sleep of this process, so a starved `a`
+            # cannot pass by having done nothing yet.
+            since = len(await requests(twin))
+
+            async def a_retried() -> bool:
+                rows = (await requests(twin))[since:]
+                return (
+                    sum(r["resource"] == "leases" and r["user"] == user("esas-a") for r in rows)
+                    >= 4
+                )
+
+            await eventually(a_retried, what="four more lease retries by esas-a")
             assert writers((await requests(twin))[mark:]) == set()
             assert [o["phase"] for o in (await a.get("/api/v1/operations"))["operations"]] == [
                 "draining"
