@@ -109,6 +109,11 @@ def _fields(**kw: Any) -> dict[str, Any]:
     return {"fields": kw}
 
 
+def _log_retry(op: Operation, e: Exception) -> None:
+    """A transient error inside a phase: logged, then the phase tries again."""
+    log.warning("operation_retry", extra=_fields(id=op.id, phase=op.phase, error=str(e)[:300]))
+
+
 class Runner:
     """Starts, drives and resumes operations; the store is the source of truth."""
 
@@ -411,9 +416,7 @@ class Runner:
             except Exception as e:
                 if self.clock() >= until:
                     return Outcome("failed", f"{what}: {e}")
-                log.warning(
-                    "operation_retry", extra=_fields(id=op.id, phase=op.phase, error=str(e)[:300])
-                )
+                _log_retry(op, e)
                 await asyncio.sleep(self.cadence)
 
     async def _wait(
@@ -443,9 +446,7 @@ class Runner:
                 raise
             except Exception as e:
                 last_error = f" (last error: {str(e)[:200]})"
-                log.warning(
-                    "operation_retry", extra=_fields(id=op.id, phase=op.phase, error=str(e)[:300])
-                )
+                _log_retry(op, e)
             if self.clock() >= until:
                 limit = phase_timeout(op.phase, b.policy.safety) or b.policy.safety.joinTimeout
                 out = timed_out(op.phase, limit, what)
@@ -559,9 +560,7 @@ class Runner:
             except (asyncio.CancelledError, LostLeadership):
                 raise
             except Exception as e:
-                log.warning(
-                    "operation_retry", extra=_fields(id=op.id, phase=op.phase, error=str(e)[:300])
-                )
+                _log_retry(op, e)
             if self.clock() >= until:
                 seen = ", ".join(op.joining) or "none"
                 return timed_out(
