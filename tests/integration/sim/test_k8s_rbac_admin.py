@@ -10,59 +10,30 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from kubernetes_asyncio import client, config
+from k8s_kit import api_for, rbac_twin, reader_role
+from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from autoscaler.sim.datasets import parse_indices_spec
 from autoscaler.sim.server import RunningTwin, run_twin
 
-ROLE = """
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: reader, namespace: elastic}
-rules:
-  - apiGroups: [apps]
-    resources: [statefulsets]
-    verbs: [get]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: reader, namespace: elastic}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
-subjects:
-  - {kind: ServiceAccount, name: scaler, namespace: elastic}
-"""
-
 
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[RunningTwin]:
-    rbac = tmp_path / "rbac.yaml"
-    rbac.write_text(ROLE)
-    async with run_twin(
-        nodes=3,
-        indices=parse_indices_spec("logs:3x1:1gb"),
-        kubeconfig_dir=tmp_path,
-        rbac_files=(str(rbac),),
-    ) as twin:
+    async with rbac_twin(tmp_path, reader_role("statefulsets")) as twin:
         yield twin
-
-
-async def _api(kubeconfig: Path) -> client.ApiClient:
-    cfg = client.Configuration()
-    await config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
-    return client.ApiClient(cfg)
 
 
 async def test_the_admin_kubeconfig_may_do_anything_while_a_bound_account_stays_confined(
     running: RunningTwin,
 ) -> None:
     assert running.admin_kubeconfig is not None
-    async with await _api(running.admin_kubeconfig) as api:
+    async with await api_for(running.admin_kubeconfig) as api:
         pods = await client.CoreV1Api(api).list_namespaced_pod("elastic")
         assert sorted(p.metadata.name for p in pods.items) == [f"es-data-{i}" for i in range(3)]
         await client.CoreV1Api(api).list_namespaced_event("elastic")
         await client.CoordinationV1Api(api).list_namespaced_lease("elastic")
-    async with await _api(running.kubeconfigs["elastic/scaler"]) as api:
+    async with await api_for(running.kubeconfigs["elastic/scaler"]) as api:
         with pytest.raises(ApiException) as denied:
             await client.CoreV1Api(api).list_namespaced_pod("elastic")
         assert denied.value.status == 403

@@ -12,42 +12,19 @@ from typing import Any
 
 import aiohttp
 import pytest
-from kubernetes_asyncio import client, config
+from k8s_kit import api_for, rbac_twin, reader_role
+from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from autoscaler.sim.datasets import parse_indices_spec
 from autoscaler.sim.k8s.types import LEASES
 from autoscaler.sim.server import RunningTwin, run_twin
 
-ROLE = """
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: reader, namespace: elastic}
-rules:
-  - apiGroups: [apps]
-    resources: [statefulsets, statefulsets/scale]
-    verbs: [get]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: reader, namespace: elastic}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
-subjects:
-  - {kind: ServiceAccount, name: scaler, namespace: elastic}
-"""
-
 
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[RunningTwin]:
-    rbac = tmp_path / "rbac.yaml"
-    rbac.write_text(ROLE)
-    async with run_twin(
-        nodes=3,
-        indices=parse_indices_spec("logs:3x1:1gb"),
-        kubeconfig_dir=tmp_path,
-        rbac_files=(str(rbac),),
-        start=1_767_225_600.0,
-    ) as twin:
+    role = reader_role("statefulsets", "statefulsets/scale")
+    async with rbac_twin(tmp_path, role, start=1_767_225_600.0) as twin:
         yield twin
 
 
@@ -59,12 +36,6 @@ async def plain(tmp_path: Path) -> AsyncIterator[RunningTwin]:
         start=1_767_225_600.0,
     ) as twin:  # fmt: skip
         yield twin
-
-
-async def api_for(kubeconfig: Path) -> client.ApiClient:
-    cfg = client.Configuration()
-    await config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
-    return client.ApiClient(cfg)
 
 
 async def test_a_bound_service_account_gets_what_its_role_allows_and_the_real_403_otherwise(
