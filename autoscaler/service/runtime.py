@@ -28,7 +28,7 @@ from autoscaler.core.alerts import (
 )
 from autoscaler.core.engine import Decision, TargetState, cooldown_remaining, decide
 from autoscaler.core.observations import MetricKey, Observations
-from autoscaler.core.policy import AlertCondition, AllOf, AnyOf, Condition, MetricCondition, Policy
+from autoscaler.core.policy import AlertCondition, MetricCondition, Policy, iter_leaves
 from autoscaler.core.policyload import LoadedPolicy
 from autoscaler.metrics import Metrics
 from autoscaler.service.logs import fields
@@ -511,7 +511,7 @@ class Runtime:
         """
         now = self.clock()
         if policy is not None:
-            conds = [c for pairs in self._conditions.values() for n, c in pairs if n == policy]
+            conds = self._policy_conditions.get(policy, [])
             names = self._alert_names.get(policy, frozenset())
             pool = [
                 a
@@ -562,14 +562,8 @@ def _thresholds(policy: Policy, direction: str) -> dict[str, float]:
     """Each metric condition's description (a leaf's ``condition``) → its threshold, for
     ``esas_condition_threshold`` (the dashboard draws value against threshold)."""
     rule = policy.scaleUp if direction == "up" else policy.scaleDown
-    out: dict[str, float] = {}
-    stack: list[Condition] = [rule.when] if rule is not None else []
-    while stack:
-        c = stack.pop()
-        if isinstance(c, AllOf):
-            stack.extend(c.all)
-        elif isinstance(c, AnyOf):
-            stack.extend(c.any)
-        elif isinstance(c, MetricCondition):
-            out[c.describe()] = c.threshold
-    return out
+    if rule is None:
+        return {}
+    return {
+        c.describe(): c.threshold for c in iter_leaves(rule.when) if isinstance(c, MetricCondition)
+    }
