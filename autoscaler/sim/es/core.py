@@ -100,10 +100,6 @@ class ClusterCore:
     def _now(self) -> float:
         return self.clock.time()
 
-    @property
-    def version_major_minor(self) -> tuple[int, int]:
-        return self.version_tuple[0], self.version_tuple[1]
-
     def _add_index(self, spec: IndexSpec, now: float) -> None:
         if spec.name in self._indices:
             raise ValueError(f"index [{spec.name}] already exists")
@@ -145,9 +141,6 @@ class ClusterCore:
 
     def node(self, name: str) -> Node:
         return self._nodes[name]
-
-    def node_by_id(self, node_id: str) -> Node | None:
-        return self._nodes_by_id.get(node_id)
 
     def indices(self) -> list[IndexState]:
         self._ensure_layout()

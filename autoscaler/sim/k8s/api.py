@@ -48,10 +48,7 @@ from autoscaler.sim.k8s.types import (
 )
 from autoscaler.sim.k8s.watch import serve_watch
 
-_WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 _BODY_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
-
-_WATCH_POLL_S = 0.05
 
 
 def bool_param(value: str | None) -> bool | None:
