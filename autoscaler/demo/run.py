@@ -110,9 +110,7 @@ class _Recorder:
             if seen == 0:
                 new.append(Event(op.started_at - self.t0, "operation", f"{_op(op)} started"))
             for step in op.history[seen:]:
-                kind = "confirmed" if step.phase == "done" and op.state == "confirmed" else "phase"
-                if step.phase == "done" and op.state != "confirmed":
-                    kind = op.state
+                kind = op.state if step.phase == "done" else "phase"  # confirmed, failed, ...
                 text = (
                     f"{_op(op)}: {step.detail}"
                     if step.phase == "done"
