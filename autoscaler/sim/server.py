@@ -232,6 +232,8 @@ async def run_twin(
     es_hs = k8s_hs = None
     if spec.security or spec.k8s_security:
         tls = generate_tls(kube_dir, hosts=(host,), prefix="sim")
+    # the CA a Kubernetes client must trust (kubeconfigs, serviceaccount dirs); None over HTTP
+    k8s_ca = tls.ca_cert if tls is not None and spec.k8s_security else None
     runners: list[web.AppRunner] = []
     ticker: asyncio.Task[None] | None = None
     try:
@@ -256,7 +258,7 @@ async def run_twin(
             server=k8s_url,
             token=token,
             namespace=namespace,
-            ca_file=tls.ca_cert if k8s_ctx is not None and tls is not None else None,
+            ca_file=k8s_ca,
         )
         kubeconfigs = {
             key: write_kubeconfig(
@@ -264,7 +266,7 @@ async def run_twin(
                 server=k8s_url,
                 token=sa_token,
                 namespace=key.split("/", 1)[0],
-                ca_file=tls.ca_cert if k8s_ctx is not None and tls is not None else None,
+                ca_file=k8s_ca,
             )
             for key, sa_token in sa_tokens.items()
         }
@@ -274,7 +276,7 @@ async def run_twin(
                 server=k8s_url,
                 token=admin_token,
                 namespace=namespace,
-                ca_file=tls.ca_cert if k8s_ctx is not None and tls is not None else None,
+                ca_file=k8s_ca,
             )
             if admin_token is not None
             else None
@@ -285,20 +287,23 @@ async def run_twin(
             password_file.write_text(es_security.elastic_password + "\n")
             password_file.chmod(0o600)
         sa_dir: Path | None = None
-        if tls is not None and spec.k8s_security:
+        if k8s_ca is not None:
             sa_dir = write_serviceaccount_dir(
-                kube_dir / "serviceaccount", token=token, ca_file=tls.ca_cert, namespace=namespace
+                kube_dir / "serviceaccount", token=token, ca_file=k8s_ca, namespace=namespace
             )
-        sa_dirs = {
-            key: write_serviceaccount_dir(
-                kube_dir / f"serviceaccount-{key.replace('/', '-')}",
-                token=sa_token,
-                ca_file=tls.ca_cert,
-                namespace=key.split("/", 1)[0],
-            )
-            for key, sa_token in sa_tokens.items()
-            if tls is not None and spec.k8s_security
-        }
+        sa_dirs = (
+            {
+                key: write_serviceaccount_dir(
+                    kube_dir / f"serviceaccount-{key.replace('/', '-')}",
+                    token=sa_token,
+                    ca_file=k8s_ca,
+                    namespace=key.split("/", 1)[0],
+                )
+                for key, sa_token in sa_tokens.items()
+            }
+            if k8s_ca is not None
+            else {}
+        )
         if not twin.virtual:
             ticker = asyncio.create_task(twin.run_ticker(), name="sim-twin-ticker")
         yield RunningTwin(
