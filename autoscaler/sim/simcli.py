@@ -171,13 +171,6 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _vm_nodes(args: argparse.Namespace) -> int:
-    vm_nodes = int(getattr(args, "vm_nodes", 0) or 0)
-    if vm_nodes < 0:
-        raise ValueError("--vm-nodes must be >= 0")
-    return vm_nodes
-
-
 def _start_time(text: str) -> float:
     try:
         return float(text)
@@ -258,8 +251,10 @@ async def run_sim_command(args: argparse.Namespace) -> int:
         search, index = _workload(args.workload)
         if args.nodes < 0:
             raise ValueError("--nodes must be >= 0")
-        if getattr(args, "es_users", None):
-            if not getattr(args, "security", False):
+        if args.vm_nodes < 0:
+            raise ValueError("--vm-nodes must be >= 0")
+        if args.es_users:
+            if not args.security:
                 raise ValueError("--es-users needs --security")
             from autoscaler.sim.es_security import load_users_file
 
@@ -273,13 +268,13 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             seed=args.seed,
             statefulset=args.statefulset,
             pod_ready_delay=args.pod_ready_delay,
-            security=bool(getattr(args, "security", False)),
-            k8s_security=bool(getattr(args, "security", False)),
-            es_users_file=str(args.es_users) if getattr(args, "es_users", None) else None,
-            rbac_files=tuple(str(f) for f in getattr(args, "rbac", None) or ()),
-            pvc_when_scaled=getattr(args, "pvc_when_scaled", "Retain"),
-            start=getattr(args, "start", None),
-            vm_nodes=_vm_nodes(args),
+            security=args.security,
+            k8s_security=args.security,
+            es_users_file=str(args.es_users) if args.es_users else None,
+            rbac_files=tuple(str(f) for f in args.rbac),
+            pvc_when_scaled=args.pvc_when_scaled,
+            start=args.start,
+            vm_nodes=args.vm_nodes,
         )
     except ValueError as exc:
         print(f"es-autoscaler sim: error: {exc}", file=sys.stderr)
@@ -297,7 +292,7 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             host=args.host,
             es_port=args.es_port,
             k8s_port=args.k8s_port,
-            exporter_port=int(getattr(args, "exporter_port", 0) or 0),
+            exporter_port=args.exporter_port,
             kubeconfig_dir=args.kubeconfig_dir,
         ) as running:
             running.twin.cluster.set_workload(search_per_s=search, index_per_s=index)
