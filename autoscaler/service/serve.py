@@ -328,6 +328,15 @@ class Service:
 
     # -- operations ---------------------------------------------------------------------------
 
+    async def _require_kube(self, option: str) -> Any:
+        """The Kubernetes API client (made on first use); a clear error naming ``option``
+        when there is no Kubernetes configuration."""
+        if self._kube is None:
+            self._kube = await make_api_client(kubeconfig=self.settings.kubeconfig)
+        if self._kube is None:
+            raise ValueError(f"{option} needs a Kubernetes configuration")
+        return self._kube
+
     async def _store(self) -> Store:
         """``--state-configmap NS/NAME`` if given (or in-cluster with ``POD_NAMESPACE``),
         else the file under ``--state-dir``."""
@@ -340,11 +349,8 @@ class Service:
             ref = f"{os.environ['POD_NAMESPACE']}/es-autoscaler-state"
         if ref is not None:
             namespace, name = parse_configmap_ref(ref)
-            if self._kube is None:
-                self._kube = await make_api_client(kubeconfig=self.settings.kubeconfig)
-            if self._kube is None:
-                raise ValueError("--state-configmap needs a Kubernetes configuration")
-            return ConfigMapStore(self._kube, namespace=namespace, name=name)
+            kube = await self._require_kube("--state-configmap")
+            return ConfigMapStore(kube, namespace=namespace, name=name)
         return FileStore(self.settings.state_dir)
 
     async def _bind(self, name: str) -> Binding | None:
@@ -498,12 +504,9 @@ class Service:
             retry_period=self.settings.retry_period_seconds,
             request_timeout=min(5.0, self.settings.renew_deadline_seconds / 2),
         )
-        if self._kube is None:
-            self._kube = await make_api_client(kubeconfig=self.settings.kubeconfig)
-        if self._kube is None:
-            raise ValueError("--leader-election needs a Kubernetes configuration")
+        kube = await self._require_kube("--leader-election")
         self.elector = LeaderElector(
-            api=self._kube,
+            api=kube,
             namespace=namespace,
             name=lease,
             identity=self.identity,
