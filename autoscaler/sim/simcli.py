@@ -253,12 +253,8 @@ async def run_sim_command(args: argparse.Namespace) -> int:
             raise ValueError("--nodes must be >= 0")
         if args.vm_nodes < 0:
             raise ValueError("--vm-nodes must be >= 0")
-        if args.es_users:
-            if not args.security:
-                raise ValueError("--es-users needs --security")
-            from autoscaler.sim.es_security import load_users_file
-
-            load_users_file(args.es_users)  # a bad file is a usage error (exit 2), not a crash
+        if args.es_users and not args.security:
+            raise ValueError("--es-users needs --security")
         spec = TwinSpec(
             nodes=args.nodes,
             roles=roles,
@@ -315,7 +311,7 @@ async def run_sim_command(args: argparse.Namespace) -> int:
                 }
             print(json.dumps(line), flush=True)
             await stop.wait()
-    except ValueError as exc:  # e.g. an --rbac manifest that cannot be loaded
+    except ValueError as exc:  # e.g. an --rbac manifest or --es-users file that cannot be loaded
         print(f"es-autoscaler sim: error: {exc}", file=sys.stderr)
         return 2
     finally:
