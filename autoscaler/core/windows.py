@@ -119,31 +119,7 @@ def sustained(
     old. ``elapsed`` is ``now`` minus the oldest sample the walk accepted. Computed from the
     cached run starts (``key``: see ``run_starts``) with binary searches instead of walking.
     """
-    return WindowResult(
-        *window_parts(
-            series,
-            predicate,
-            duration=duration,
-            now=now,
-            staleness=staleness,
-            not_before=not_before,
-            key=key,
-        )
-    )
-
-
-def window_parts(
-    series: Series,
-    predicate: Predicate,
-    *,
-    duration: float | None,
-    now: float,
-    staleness: float,
-    not_before: float | None = None,
-    key: Hashable | None = None,
-) -> WindowParts:
-    """``sustained`` as a plain tuple ``(holds, stale, elapsed, needed, latest, latest_at)``."""
-    return window_at(series, predicate, duration, now, staleness, not_before, key)
+    return WindowResult(*window_at(series, predicate, duration, now, staleness, not_before, key))
 
 
 def window_at(
@@ -155,8 +131,9 @@ def window_at(
     not_before: float | None,
     key: Hashable | None,
 ) -> WindowParts:
-    """``window_parts`` with positional arguments: the engine calls it ~10⁶ times in a
-    30-day back-test, where keyword passing is a measurable share."""
+    """``sustained`` as a plain tuple ``(holds, stale, elapsed, needed, latest, latest_at)``
+    with positional arguments: the engine calls it ~10⁶ times in a 30-day back-test, where
+    keyword passing and a result object per check are a measurable share."""
     needed = duration or 0.0
     times = series.times
     end = bisect.bisect_right(times, now)
