@@ -5,25 +5,18 @@ Outcomes are read from the twin's own state (its VM list, shard table, invariant
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from _vm_kit import TEST_PLAYBOOKS, vm_rig, vm_twin, write_vm_policy
+from twin_kit import sim as _sim
 
 from autoscaler.elastic.admin import EsAdmin
 from autoscaler.sim.server import RunningTwin
 from autoscaler.targets.ansible import choose_victims
 
-
-async def sim(twin: RunningTwin, method: str, path: str, body: Any = None) -> Any:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.request(method, twin.es_url + path, json=body) as r,
-    ):
-        data = await r.json()
-        assert r.status in (200, 201), data
-        return data
+sim = partial(_sim, ok=(200, 201))
 
 
 async def es_state(twin: RunningTwin) -> dict[str, Any]:

@@ -6,45 +6,24 @@ the stored operation by checking Elasticsearch rather than re-running the playbo
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
-import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import pytest
 import yaml
 from _vm_kit import REPO, TEST_PLAYBOOKS, TWIN_PLAYBOOKS, vm_twin, write_vm_policy
 from serve_proc import ServeProc
-
-from autoscaler.sim.server import RunningTwin
+from twin_kit import eventually as _eventually
+from twin_kit import sim
 
 TOKEN = "vm-service-token"
 HOT = "{metric: cpu, aggregate: avg, above: 50, for: 1s}"
 
 
-async def sim(twin: RunningTwin, method: str, path: str, body: Any = None) -> Any:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.request(method, twin.es_url + path, json=body) as r,
-    ):
-        data = await r.json()
-        assert r.status == 200, data
-        return data
-
-
-async def eventually(check: Any, *, what: str, deadline_s: float = 60.0) -> Any:
-    end = time.monotonic() + deadline_s
-    last: Any = None
-    while time.monotonic() < end:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    pytest.fail(f"gave up waiting for {what}; last value: {last!r}")
+eventually = partial(_eventually, deadline_s=60.0)
 
 
 def serve(tmp_path: Path, n: int) -> ServeProc:

@@ -9,19 +9,17 @@ the one that loses data (and turns red) if a node leaves undrained.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import pytest
 import yaml
 from elasticsearch import AsyncElasticsearch
 from kubernetes_asyncio import client
+from twin_kit import eventually, sim
 
 from autoscaler.core.operation import Operation
 from autoscaler.core.policy import Policy
@@ -89,16 +87,6 @@ async def small_twin(*, nodes: int = 3, **kw: Any) -> AsyncIterator[RunningTwin]
         yield twin
 
 
-async def sim(twin: RunningTwin, method: str, path: str, body: Any = None) -> Any:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.request(method, twin.es_url + path, json=body) as r,
-    ):
-        data = await r.json()
-        assert r.status == 200, data
-        return data
-
-
 async def es_state(twin: RunningTwin) -> dict[str, Any]:
     state: dict[str, Any] = (await sim(twin, "GET", "/_sim/state"))["elasticsearch"]
     return state
@@ -107,21 +95,6 @@ async def es_state(twin: RunningTwin) -> dict[str, Any]:
 async def fault(twin: RunningTwin, spec: dict[str, Any]) -> int:
     body = await sim(twin, "POST", "/_sim/faults", spec)
     return int(body["added"][0]["id"])
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, what: str, deadline_s: float = 30.0
-) -> Any:
-    """Poll ``check`` until truthy; fail after ``deadline_s`` of wall time (not a timing
-    assert: a generous bound on waiting for a condition the twin reaches by itself)."""
-    end = time.monotonic() + deadline_s
-    last: Any = None
-    while time.monotonic() < end:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    pytest.fail(f"gave up waiting for {what}; last value: {last!r}")
 
 
 @dataclass

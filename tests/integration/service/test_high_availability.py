@@ -12,16 +12,17 @@ request reaching a follower is not forwarded again (503 + Retry-After).
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 import yaml
 from serve_proc import ServeProc
+from twin_kit import eventually as _eventually
+from twin_kit import sim
 
 from autoscaler.sim.datasets import IndexSpec
 from autoscaler.sim.server import RunningTwin, run_twin
@@ -58,31 +59,7 @@ def user(sa: str) -> str:
     return f"system:serviceaccount:{NS}:{sa}"
 
 
-async def sim(twin: RunningTwin, method: str, path: str, body: Any = None) -> Any:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.request(method, twin.es_url + path, json=body) as r,
-    ):
-        data = await r.json()
-        assert r.status == 200, data
-        return data
-
-
-async def eventually(check: Any, *, what: str, deadline_s: float = 40.0) -> Any:
-    end = time.monotonic() + deadline_s
-    last: Any = None
-    while time.monotonic() < end:
-        last = await check()
-        if last:
-            return last
-        await _sleep(0.05)
-    pytest.fail(f"gave up waiting for {what}; last value: {last!r}")
-
-
-async def _sleep(s: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(s)
+eventually = partial(_eventually, deadline_s=40.0)
 
 
 @asynccontextmanager

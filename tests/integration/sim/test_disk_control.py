@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from elasticsearch import AsyncElasticsearch
+from twin_kit import call
 
 from autoscaler.sim.datasets import parse_indices_spec
 from autoscaler.sim.server import RunningTwin, run_twin
@@ -21,14 +21,6 @@ INDICES = parse_indices_spec("logs:6x1:30gb,metrics:3x1:6gb")
 async def running(tmp_path: Path) -> AsyncIterator[RunningTwin]:
     async with run_twin(nodes=3, indices=INDICES, kubeconfig_dir=tmp_path) as twin:
         yield twin
-
-
-async def call(running: RunningTwin, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.request(method, f"{running.es_url}{path}", json=body) as resp,
-    ):
-        return resp.status, await resp.json()
 
 
 async def blocked(es: AsyncElasticsearch) -> dict[str, bool]:

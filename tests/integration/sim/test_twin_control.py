@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from kubernetes_asyncio import client, config
+from twin_kit import call
 
 from autoscaler.sim.datasets import parse_indices_spec
-from autoscaler.sim.server import RunningTwin, run_twin
+from autoscaler.sim.server import run_twin
 
 SMALL = parse_indices_spec("logs:2x1:1gb")
-
-
-async def call(running: RunningTwin, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.request(method, f"{running.es_url}{path}", json=body) as resp,
-    ):
-        return resp.status, await resp.json()
 
 
 async def test_advance_is_refused_with_409_in_real_time_mode(tmp_path: Path) -> None:

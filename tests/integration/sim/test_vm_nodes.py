@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from elasticsearch import AsyncElasticsearch
 from kubernetes_asyncio import client, config
+from twin_kit import call
 
 from autoscaler.sim.datasets import parse_indices_spec
 from autoscaler.sim.server import RunningTwin, run_twin
@@ -22,14 +22,6 @@ INDICES = parse_indices_spec("logs:4x1:8gb,scratch:3x0:3gb")
 async def running(tmp_path: Path) -> AsyncIterator[RunningTwin]:
     async with run_twin(TwinSpec(vm_nodes=3, indices=INDICES), kubeconfig_dir=tmp_path) as twin:
         yield twin
-
-
-async def call(running: RunningTwin, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.request(method, f"{running.es_url}{path}", json=body) as resp,
-    ):
-        return resp.status, await resp.json()
 
 
 async def es_nodes(es: AsyncElasticsearch) -> list[str]:
