@@ -124,6 +124,21 @@ class VmRig:
         raise AssertionError(f"operation {op.id} did not end: {self.runner.operations()[:1]}")
 
 
+def sleepers(seconds: int) -> list[int]:
+    """PIDs of running ``sleep SECONDS`` processes (each test uses its own SECONDS)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[:2] == [b"sleep", str(seconds).encode()]:  # (a zombie has an empty cmdline)
+            found.append(int(proc.name))
+    return found
+
+
 async def _sleep(s: float) -> None:
     import asyncio
 

@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from _vm_kit import TEST_PLAYBOOKS, vm_rig, vm_twin, write_vm_policy
+from _vm_kit import TEST_PLAYBOOKS, sleepers, vm_rig, vm_twin, write_vm_policy
 from twin_kit import sim as _sim
 
 from autoscaler.elastic.admin import EsAdmin
@@ -118,21 +118,7 @@ async def test_a_playbook_hanging_past_the_ansible_timeout_is_killed_and_fails_t
             assert "killed after its timeout" in op.failure
             result = r.target.results[(op.id, "up")]
             assert result.status == "timeout"
-            assert not _sleepers(777)  # the task's command did not outlive the kill
-
-
-def _sleepers(seconds: int) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[:2] == [b"sleep", str(seconds).encode()]:
-            found.append(int(proc.name))
-    return found
+            assert not sleepers(777)  # the task's command did not outlive the kill
 
 
 async def test_a_node_that_never_joins_rolls_back_by_draining_and_decommissioning_the_ones_that_did(

@@ -8,25 +8,11 @@ import signal
 from pathlib import Path
 
 import pytest
+from _vm_kit import sleepers
 
 from autoscaler.targets.playbook import run_playbook
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
-
-
-def sleepers(seconds: int) -> list[int]:
-    """PIDs of running ``sleep SECONDS`` processes (each test uses its own SECONDS)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[:2] == [b"sleep", str(seconds).encode()]:  # (a zombie has an empty cmdline)
-            found.append(int(proc.name))
-    return found
 
 
 INVENTORY = PLAYBOOKS / "inventory.ini"

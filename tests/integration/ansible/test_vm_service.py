@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _vm_kit import REPO, TEST_PLAYBOOKS, TWIN_PLAYBOOKS, vm_twin, write_vm_policy
+from _vm_kit import REPO, TEST_PLAYBOOKS, TWIN_PLAYBOOKS, sleepers, vm_twin, write_vm_policy
 from serve_proc import ServeProc
 from twin_kit import eventually as _eventually
 from twin_kit import sim
@@ -88,20 +88,6 @@ async def test_the_shipped_vm_policy_scales_a_vm_cluster_up_end_to_end_through_s
             p.stop()
 
 
-def _sleepers(seconds: int) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[:2] == [b"sleep", str(seconds).encode()]:
-            found.append(int(proc.name))
-    return found
-
-
 async def test_sigterm_during_a_playbook_run_stops_promptly_and_the_restart_resumes_from_elasticsearch(
     tmp_path: Path,
 ) -> None:
@@ -120,14 +106,14 @@ async def test_sigterm_during_a_playbook_run_stops_promptly_and_the_restart_resu
             await first.started()
 
             async def slow_step_running() -> bool:
-                return bool(_sleepers(431))
+                return bool(sleepers(431))
 
             await eventually(slow_step_running, what="the playbook's slow step")
             fleet = {v["name"] for v in (await sim(twin, "GET", "/_sim/nodes"))["nodes"]}
             assert "vms-slow-4" in fleet  # provisioned before the stop
             first.terminate()
             assert first.proc.wait(timeout=10) == 0  # SIGTERM answered within 10 s
-            assert not _sleepers(431)  # the playbook's command did not outlive the service
+            assert not sleepers(431)  # the playbook's command did not outlive the service
             (held,) = [r for r in first.lines() if r.get("event") == "playbook_start"]
 
             second = serve(tmp_path, 2)
@@ -169,7 +155,7 @@ async def test_sigkill_during_the_scale_down_playbook_resumes_from_elasticsearch
             await first.started()
 
             async def slow_step_running() -> bool:
-                return bool(_sleepers(433))
+                return bool(sleepers(433))
 
             await eventually(slow_step_running, what="the scale-down playbook's slow step")
             first.kill()  # a crash mid-run: nothing is cleaned up by the service
@@ -197,5 +183,5 @@ async def test_sigkill_during_the_scale_down_playbook_resumes_from_elasticsearch
             first.stop()
             if second is not None:
                 second.stop()
-            for pid in _sleepers(433):  # the killed service's orphaned command
+            for pid in sleepers(433):  # the killed service's orphaned command
                 os.kill(pid, signal.SIGKILL)
