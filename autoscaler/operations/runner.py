@@ -45,8 +45,9 @@ from autoscaler.elastic.admin import EsAdmin, EsNode, preflight_input
 from autoscaler.metrics import Metrics
 from autoscaler.operations.store import Store, StoredState, StoreError
 from autoscaler.signals.nodes import in_tier
-from autoscaler.targets.ansible import NodeGroup
+from autoscaler.targets.ansible import NodeGroup, ansible_key
 from autoscaler.targets.base import Target, TargetRefused
+from autoscaler.targets.statefulset import statefulset_key
 
 log = logging.getLogger("autoscaler.operations")
 
@@ -74,9 +75,9 @@ def target_key(policy: Policy) -> str | None:
     """The store key of a policy's target (same as ``Target.key``); None without a target."""
     t = policy.target
     if t is not None and t.statefulSet is not None:
-        return f"statefulset/{t.statefulSet.namespace}/{t.statefulSet.name}"
+        return statefulset_key(t.statefulSet.namespace, t.statefulSet.name)
     if t is not None and t.ansible is not None:
-        return f"ansible/{policy.name}"  # the same as AnsibleTarget.key
+        return ansible_key(policy.name)
     return None
 
 

@@ -126,6 +126,11 @@ def target_for(policy: Policy, *, policy_file: Path, output_dir: Path | None) ->
     )
 
 
+def ansible_key(policy: str) -> str:
+    """The store key of a policy's VM tier (``AnsibleTarget.key``)."""
+    return f"ansible/{policy}"
+
+
 class AnsibleTarget:
     """The VM target of one policy: its two playbooks, inventory, extra vars and timeout."""
 
@@ -154,7 +159,7 @@ class AnsibleTarget:
 
     @property
     def key(self) -> str:
-        return f"ansible/{self.policy}"
+        return ansible_key(self.policy)
 
     # ---- Target ----------------------------------------------------------------------------
 

@@ -73,6 +73,11 @@ all (``rest.py``: ``aiohttp.ClientTimeout()`` unless ``_request_timeout`` is giv
 API server would hang the caller forever (issue 9 item 2)."""
 
 
+def statefulset_key(namespace: str, name: str) -> str:
+    """The store key of a StatefulSet target (``StatefulSetTarget.key``)."""
+    return f"statefulset/{namespace}/{name}"
+
+
 class StatefulSetReplicas:
     """Reads a StatefulSet's replicas from its scale subresource."""
 
@@ -151,7 +156,7 @@ class StatefulSetTarget(StatefulSetReplicas):
 
     @property
     def key(self) -> str:
-        return f"statefulset/{self.namespace}/{self.name}"
+        return statefulset_key(self.namespace, self.name)
 
     def member_names(self, *, start: int, stop: int) -> tuple[str, ...]:
         return tuple(f"{self.name}-{i}" for i in range(start, stop))
