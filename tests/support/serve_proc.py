@@ -42,19 +42,28 @@ class ServeProc:
                 continue
         return out
 
-    async def started(self, deadline_s: float = 30.0) -> str:
+    async def first_event(self, *events: str, deadline_s: float = 30.0) -> dict[str, Any]:
+        """The first log record whose ``event`` is one of ``events``; fails when the process
+        exits without logging one, or after ``deadline_s``."""
         end = time.monotonic() + deadline_s
         while time.monotonic() < end:
-            if self.proc.poll() is not None:
+            exited = self.proc.poll() is not None  # before reading: a last line is not missed
+            for rec in self.lines():
+                if rec.get("event") in events:
+                    return rec
+            if exited:
                 raise AssertionError(
                     f"serve exited {self.proc.returncode}: {self.log_path.read_text()[-3000:]}"
                 )
-            for rec in self.lines():
-                if rec.get("event") == "listening":
-                    self.url = f"http://{rec['host']}:{rec['port']}"
-                    return self.url
             await asyncio.sleep(0.05)
-        raise AssertionError(f"serve did not listen: {self.log_path.read_text()[-3000:]}")
+        raise AssertionError(
+            f"none of {sorted(events)} logged: {self.log_path.read_text()[-3000:]}"
+        )
+
+    async def started(self, deadline_s: float = 30.0) -> str:
+        rec = await self.first_event("listening", deadline_s=deadline_s)
+        self.url = f"http://{rec['host']}:{rec['port']}"
+        return self.url
 
     async def get(self, path: str) -> Any:
         async with aiohttp.ClientSession() as s, s.get(self.url + path) as r:

@@ -8,15 +8,9 @@ or a laptop run forgot ``--kubeconfig``.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
-import pytest
+from serve_proc import ServeProc
 
 POLICY = """
 name: data
@@ -29,54 +23,26 @@ scaleUp:
 """
 
 
-def _first_event(proc: subprocess.Popen[str], events: set[str]) -> dict[str, Any]:
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            if proc.poll() is not None:
-                break
-            continue
-        seen.append(line)
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if rec.get("event") in events:
-            return dict(rec)
-    pytest.fail(f"none of {sorted(events)} logged; got: {''.join(seen)[-2000:]}")
-
-
-def test_a_statefulset_policy_without_kubernetes_configuration_is_logged_as_an_error(
+async def test_a_statefulset_policy_without_kubernetes_configuration_is_logged_as_an_error(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "data.yaml").write_text(POLICY)
     (tmp_path / "token").write_text("t0ken")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ESAS_")}
-    for k in ("KUBERNETES_SERVICE_HOST", "POD_NAMESPACE"):
-        env.pop(k, None)
-    env["KUBECONFIG"] = ""  # no kubeconfig, and HOME has no ~/.kube/config
-    env["HOME"] = str(tmp_path)
-    proc = subprocess.Popen(
+    proc = ServeProc(
+        tmp_path / "serve.log",
         [
-            sys.executable, "-m", "autoscaler", "serve", "--policies", "policies",
-            "--host", "127.0.0.1", "--port", "0", "--webhook-token-file", "token",
+            "--policies", str(tmp_path / "policies"), "--host", "127.0.0.1", "--port", "0",
+            "--webhook-token-file", str(tmp_path / "token"), "--state-dir", str(tmp_path / "state"),
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
+        # no kubeconfig, and HOME has no ~/.kube/config (ServeProc drops the in-cluster env)
+        env={"KUBECONFIG": "", "HOME": str(tmp_path)},
     )  # fmt: skip
     try:
-        rec = _first_event(proc, {"kubernetes_config_missing", "listening"})
+        rec = await proc.first_event("kubernetes_config_missing", "listening")
         assert rec["event"] == "kubernetes_config_missing"
         assert rec["level"] == "error"
         assert rec["policies"] == ["data"]
         assert "--kubeconfig" in rec["detail"]
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        proc.stop()
