@@ -13,9 +13,9 @@ against the twin also works against a real cluster:
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Any
+
+from autoscaler.sim.es.units import glob_rx
 
 _Pattern = tuple[str, ...]
 _MISSING: Any = object()
@@ -43,15 +43,10 @@ def parse_filter_path(raw: str | list[str] | None) -> tuple[list[_Pattern], list
     return inc, exc
 
 
-@lru_cache(maxsize=512)
-def _glob(segment: str) -> re.Pattern[str]:
-    return re.compile("^" + ".*".join(re.escape(p) for p in segment.split("*")) + "$")
-
-
 def _seg_match(segment: str, key: str) -> bool:
     if "*" not in segment:
         return segment == key
-    return _glob(segment).match(key) is not None
+    return glob_rx(segment).match(key) is not None
 
 
 def _advance(states: list[_Pattern], key: str) -> tuple[bool, list[_Pattern]]:

@@ -16,8 +16,8 @@ from autoscaler.sim.es.shards import (
     ShardCopy,
 )
 from autoscaler.sim.es.units import (
-    _glob,
     format_bytes,
+    glob_rx,
 )
 
 
@@ -39,7 +39,7 @@ class DecidersMixin(SettingsMixin):
             v = node.attributes.get(attr)
             cand = [v] if v is not None else []
         for pat in vals:
-            rx = _glob(pat)
+            rx = glob_rx(pat)
             if any(rx.match(c) for c in cand):
                 return True
         return False

@@ -87,7 +87,9 @@ def iso_ms(t: float) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _glob(pattern: str) -> re.Pattern[str]:
+def glob_rx(pattern: str) -> re.Pattern[str]:
+    """A ``*`` wildcard pattern (index names, attribute values, ``filter_path`` keys), compiled
+    once."""
     return re.compile("^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$")
 
 

@@ -28,7 +28,7 @@ from aiohttp import web
 from autoscaler.sim.es.cluster import Cluster
 from autoscaler.sim.es.errors import EsError, illegal_argument
 from autoscaler.sim.es.shards import Node
-from autoscaler.sim.es.units import parse_time_value
+from autoscaler.sim.es.units import glob_rx, parse_time_value
 from autoscaler.sim.filterpath import apply_filter_path
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -83,10 +83,6 @@ def _bool_param(request: web.Request, name: str, default: bool) -> bool:
     if raw == "false":
         return False
     raise illegal_argument(f"Failed to parse value [{raw}] as only [true] or [false] are allowed.")
-
-
-def _glob_rx(pattern: str) -> re.Pattern[str]:
-    return re.compile("^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$")
 
 
 def _index_not_found(name: str) -> EsError:
@@ -339,12 +335,12 @@ class EsApiBase:
                         elif has and not flag:
                             chosen.pop(n.name, None)
                 else:
-                    krx, vrx = _glob_rx(key), _glob_rx(val)
+                    krx, vrx = glob_rx(key), glob_rx(val)
                     for n in nodes:
                         if any(krx.match(k) and vrx.match(v) for k, v in n.attributes.items()):
                             chosen[n.name] = n
             else:
-                rx = _glob_rx(token)
+                rx = glob_rx(token)
                 for n in nodes:
                     if n.id == token or rx.match(n.name) or rx.match(n.ip) or rx.match(n.id):
                         chosen[n.name] = n
@@ -361,7 +357,7 @@ class EsApiBase:
             if not token:
                 continue
             if "*" in token:
-                rx = _glob_rx(token)
+                rx = glob_rx(token)
                 found.extend(n for n in names if rx.match(n) and n not in found)
             elif token in names:
                 if token not in found:

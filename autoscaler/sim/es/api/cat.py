@@ -12,12 +12,11 @@ from aiohttp import web
 from autoscaler.sim.es.api.base import (
     EsApiBase,
     _bool_param,
-    _glob_rx,
     _index_not_found,
 )
 from autoscaler.sim.es.errors import EsError, illegal_argument
 from autoscaler.sim.es.shards import INITIALIZING, RELOCATING, UNASSIGNED, ShardCopy
-from autoscaler.sim.es.units import format_bytes, format_time, iso_ms
+from autoscaler.sim.es.units import format_bytes, format_time, glob_rx, iso_ms
 from autoscaler.sim.loadmodel import node_stats_doc
 
 
@@ -44,7 +43,7 @@ def _render_table(
             if not token:
                 continue
             if "*" in token:
-                rx = _glob_rx(token)
+                rx = glob_rx(token)
                 for c in cols:
                     if rx.match(c.name) or any(rx.match(a) for a in c.aliases):
                         selected.append((c.name, c))

@@ -13,11 +13,11 @@ from aiohttp import web
 from autoscaler.sim.es.api.base import (
     EsApiBase,
     _bool_param,
-    _glob_rx,
     _index_not_found,
 )
 from autoscaler.sim.es.config import structured
 from autoscaler.sim.es.errors import EsError
+from autoscaler.sim.es.units import glob_rx
 
 
 class IndicesApi(EsApiBase):
@@ -73,7 +73,7 @@ class IndicesApi(EsApiBase):
         include_defaults = _bool_param(request, "include_defaults", False)
         _bool_param(request, "local", False)
         names = request.match_info.get("name")
-        patterns = [_glob_rx(n) for n in (names or "").split(",") if n and n != "_all"]
+        patterns = [glob_rx(n) for n in (names or "").split(",") if n and n != "_all"]
         cl = self.cluster
         out: dict[str, Any] = {}
         for name in self._target_indices(request):
