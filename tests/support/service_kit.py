@@ -104,6 +104,11 @@ async def start_service(
         state_dir=tmp_path / "state",
         **(settings_extra or {}),
     )
+    return await start_with(settings)
+
+
+async def start_with(settings: Settings) -> tuple[Service, str]:
+    """A Service started on ``settings`` with the bearer ``TOKEN``; it and its URL."""
     auth = WebhookAuth.from_sources(
         token=TOKEN,
         token_file=None,

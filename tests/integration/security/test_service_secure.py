@@ -14,12 +14,9 @@ from typing import Any
 import aiohttp
 import pytest
 from elasticsearch import AsyncElasticsearch
-from service_kit import TOKEN
+from service_kit import start_with
 
-from autoscaler.metrics import Metrics
-from autoscaler.service.serve import Service
 from autoscaler.settings import Settings
-from autoscaler.signals.webhook import WebhookAuth
 from autoscaler.sim.server import RunningTwin, run_twin
 from autoscaler.targets.statefulset import SERVICEACCOUNT_DIR_ENV
 
@@ -77,22 +74,12 @@ mode: dry-run
     settings = Settings(
         policies=pdir, host="127.0.0.1", port=0, kubeconfig=None, state_dir=tmp_path / "state"
     )
-    auth = WebhookAuth.from_sources(
-        token=TOKEN,
-        token_file=None,
-        basic_user=None,
-        basic_password_file=None,
-        insecure_no_auth=False,
-    )
-    service = Service(settings=settings, metrics=Metrics(), auth=auth)
-    loaded = service.load_initial()
-    assert loaded.ok, loaded.errors
-    host, port = await service.start()
+    service, url = await start_with(settings)
     view: dict[str, Any] | None = None
     try:
         async with aiohttp.ClientSession() as session:
             for _ in range(200):  # bounded: at most ~20 s of 100 ms waits
-                async with session.get(f"http://{host}:{port}/api/v1/policies/data") as r:
+                async with session.get(f"{url}/api/v1/policies/data") as r:
                     view = await r.json()
                 conds = view["conditions"] if view else []
                 if conds and conds[0]["value"] is not None and view and view["replicas"]["current"]:
