@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from twin_kit import eventually
 
 from autoscaler.metrics import Metrics
 from autoscaler.service.serve import Service
@@ -68,14 +67,9 @@ class Running:
         self, predicate: Callable[[], Any], *, deadline_s: float = 20.0, what: str = ""
     ) -> Any:
         """Poll an async predicate until it returns a truthy value (or fail after timeout)."""
-        deadline = time.monotonic() + deadline_s
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = await predicate()
-            if last:
-                return last
-            await asyncio.sleep(0.1)
-        pytest.fail(f"gave up waiting for {what or predicate}; last value: {last!r}")
+        return await eventually(
+            predicate, what=what or str(predicate), deadline_s=deadline_s, interval_s=0.1
+        )
 
 
 @pytest.fixture

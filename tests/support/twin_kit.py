@@ -39,7 +39,11 @@ async def sim(
 
 
 async def eventually(
-    check: Callable[[], Awaitable[Any]], *, what: str, deadline_s: float = 30.0
+    check: Callable[[], Awaitable[Any]],
+    *,
+    what: str,
+    deadline_s: float = 30.0,
+    interval_s: float = 0.05,
 ) -> Any:
     """Poll ``check`` until truthy; fail after ``deadline_s`` of wall time (not a timing
     assert: a generous bound on waiting for a condition the twin reaches by itself)."""
@@ -49,5 +53,5 @@ async def eventually(
         last = await check()
         if last:
             return last
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(interval_s)
     pytest.fail(f"gave up waiting for {what}; last value: {last!r}")
