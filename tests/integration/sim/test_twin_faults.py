@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from elasticsearch import ApiError, AsyncElasticsearch, ConnectionError, ConnectionTimeout
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
+from twin_kit import call
 
 from autoscaler.sim.datasets import parse_indices_spec
 from autoscaler.sim.server import RunningTwin, run_twin
@@ -31,22 +31,14 @@ async def running(tmp_path: Path) -> AsyncIterator[RunningTwin]:
         yield twin
 
 
-async def sim(running: RunningTwin, method: str, path: str, body: Any = None) -> Any:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.request(method, f"{running.es_url}{path}", json=body) as resp,
-    ):
-        return resp.status, await resp.json()
-
-
 async def inject(running: RunningTwin, fault: dict[str, Any]) -> dict[str, Any]:
-    status, body = await sim(running, "POST", "/_sim/faults", fault)
+    status, body = await call(running, "POST", "/_sim/faults", fault)
     assert status == 200, body
     return body["added"][0]  # type: ignore[no-any-return]
 
 
 async def active_faults(running: RunningTwin) -> list[dict[str, Any]]:
-    _, body = await sim(running, "GET", "/_sim/faults")
+    _, body = await call(running, "GET", "/_sim/faults")
     return body["faults"]  # type: ignore[no-any-return]
 
 
@@ -65,7 +57,7 @@ async def test_es_server_error_fault_answers_503_then_clears(
         await es.cluster.health()
     assert err.value.meta.status == 503
     await es.info()  # other paths are untouched
-    await sim(running, "DELETE", "/_sim/faults")
+    await call(running, "DELETE", "/_sim/faults")
     assert (await es.cluster.health())["status"] == "green"
 
 
@@ -86,7 +78,7 @@ async def test_timeout_fault_hangs_until_the_client_gives_up(
     apps = client.AppsV1Api(k8s)
     with pytest.raises(asyncio.TimeoutError):
         await apps.read_namespaced_stateful_set(STS, NS, _request_timeout=0.3)
-    await sim(running, "DELETE", "/_sim/faults")  # also releases the hung request
+    await call(running, "DELETE", "/_sim/faults")  # also releases the hung request
     assert (await apps.read_namespaced_stateful_set(STS, NS)).metadata.name == STS
 
 
@@ -121,7 +113,7 @@ async def test_pod_that_never_becomes_ready_never_joins_es(
     await inject(running, {"type": "pod_never_ready", "pod": "es-data-3"})
     apps = client.AppsV1Api(k8s)
     await apps.patch_namespaced_stateful_set_scale(STS, NS, {"spec": {"replicas": 4}})
-    await sim(running, "POST", "/_sim/advance?seconds=300")
+    await call(running, "POST", "/_sim/advance?seconds=300")
     pod = await client.CoreV1Api(k8s).read_namespaced_pod("es-data-3", NS)
     ready = {c.type: c.status for c in pod.status.conditions}["Ready"]
     assert (pod.status.phase, ready) == ("Running", "False")
@@ -129,8 +121,8 @@ async def test_pod_that_never_becomes_ready_never_joins_es(
     assert (sts.status.replicas, sts.status.ready_replicas) == (4, 3)
     assert await es_node_names(es) == ["es-data-0", "es-data-1", "es-data-2"]
 
-    await sim(running, "DELETE", "/_sim/faults")
-    await sim(running, "POST", "/_sim/advance?seconds=1")
+    await call(running, "DELETE", "/_sim/faults")
+    await call(running, "POST", "/_sim/advance?seconds=1")
     assert "es-data-3" in await es_node_names(es)
 
 
@@ -141,12 +133,12 @@ async def test_node_crash_drops_the_es_node_and_the_pod_restarts(
     assert await es_node_names(es) == ["es-data-0", "es-data-2"]
     health = await es.cluster.health()
     assert health["status"] == "yellow"  # replicas of the lost copies are unassigned
-    _, invariants = await sim(running, "GET", "/_sim/invariants")
+    _, invariants = await call(running, "GET", "/_sim/invariants")
     assert [v["node"] for v in invariants] == ["es-data-1"]
     pod = await client.CoreV1Api(k8s).read_namespaced_pod("es-data-1", NS)
     assert pod.status.container_statuses[0].restart_count == 1
 
-    await sim(running, "POST", "/_sim/advance?seconds=31")
+    await call(running, "POST", "/_sim/advance?seconds=31")
     assert await es_node_names(es) == ["es-data-0", "es-data-1", "es-data-2"]
 
 
@@ -157,15 +149,15 @@ async def test_pinned_shard_stays_on_an_excluded_node(
     holder = next(r["node"] for r in rows if r["shard"] == "0" and r["prirep"] == "p")
     await inject(running, {"type": "pin_shard", "index": "logs", "shard": 0})
     await es.cluster.put_settings(persistent={"cluster.routing.allocation.exclude._name": holder})
-    await sim(running, "POST", "/_sim/advance?seconds=600")
+    await call(running, "POST", "/_sim/advance?seconds=600")
     rows = await es.cat.shards(index="logs", format="json", h="shard,prirep,node")
     on_holder = [(r["shard"], r["prirep"]) for r in rows if r["node"] == holder]
     assert on_holder == [("0", "p")]
 
 
 async def test_invalid_fault_is_rejected_with_400(running: RunningTwin) -> None:
-    status, body = await sim(running, "POST", "/_sim/faults", {"type": "meteor"})
+    status, body = await call(running, "POST", "/_sim/faults", {"type": "meteor"})
     assert status == 400
     assert "unknown fault type" in body["error"]
-    status, body = await sim(running, "POST", "/_sim/faults", {"type": "latency", "app": "es"})
+    status, body = await call(running, "POST", "/_sim/faults", {"type": "latency", "app": "es"})
     assert status == 400
