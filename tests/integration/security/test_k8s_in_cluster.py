@@ -10,7 +10,6 @@ them into an ``https://`` configuration. The twin writes the same layout (its JS
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from k8s_kit import kubectl_or_skip
 from kubernetes_asyncio import client, config
 
 from autoscaler.sim.server import RunningTwin
@@ -125,19 +125,7 @@ async def test_kubeconfig_of_a_secure_twin_names_its_ca_and_works_over_https(
 
 @pytest.fixture(scope="module")
 def kubectl() -> Path:
-    spec = importlib.util.spec_from_file_location(
-        "es_autoscaler_test_tools", Path(__file__).resolve().parents[2] / "tools.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    tools = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tools)
-    path: Path | None = tools.ensure_kubectl()
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("kubectl could not be downloaded, and CI requires it")
-        pytest.skip("kubectl could not be downloaded (no network?)")
-    return path
+    return kubectl_or_skip()
 
 
 async def test_real_kubectl_sends_the_token_over_https_and_reads_the_statefulset(

