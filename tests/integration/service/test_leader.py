@@ -12,7 +12,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from kubernetes_asyncio import client, config
+from k8s_kit import api_for
+from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from autoscaler.service.leader import LEADER_URL_ANNOTATION, LeaderElector, LeaseTiming
@@ -38,11 +39,7 @@ async def running(tmp_path: Path) -> AsyncIterator[RunningTwin]:
 
 @pytest.fixture
 async def api(running: RunningTwin) -> AsyncIterator[client.ApiClient]:
-    cfg = client.Configuration()
-    await config.load_kube_config(
-        config_file=str(running.kubeconfig_path), client_configuration=cfg
-    )
-    async with client.ApiClient(cfg) as api_client:
+    async with await api_for(running.kubeconfig_path) as api_client:
         yield api_client
 
 

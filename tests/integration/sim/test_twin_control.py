@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
-from kubernetes_asyncio import client, config
+from k8s_kit import api_for
+from kubernetes_asyncio import client
 from twin_kit import call
 
 from autoscaler.sim.datasets import parse_indices_spec
@@ -71,11 +72,7 @@ async def test_kubeconfig_carries_the_token_the_twin_can_require(tmp_path: Path)
     async with run_twin(
         nodes=1, indices=SMALL, kubeconfig_dir=tmp_path, require_token=True
     ) as running:
-        cfg = client.Configuration()
-        await config.load_kube_config(
-            config_file=str(running.kubeconfig_path), client_configuration=cfg
-        )
-        async with client.ApiClient(cfg) as api:
+        async with await api_for(running.kubeconfig_path) as api:
             scale = await client.AppsV1Api(api).read_namespaced_stateful_set_scale(
                 "es-data", "elastic"
             )

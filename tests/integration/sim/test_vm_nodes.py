@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from elasticsearch import AsyncElasticsearch
-from kubernetes_asyncio import client, config
+from k8s_kit import api_for
+from kubernetes_asyncio import client
 from twin_kit import call
 
 from autoscaler.sim.datasets import parse_indices_spec
@@ -40,11 +41,7 @@ async def test_a_vm_only_cluster_has_vm_nodes_and_no_statefulset(
         ("es-vm-1", "joined"),
         ("es-vm-2", "joined"),
     ]
-    cfg = client.Configuration()
-    await config.load_kube_config(
-        config_file=str(running.kubeconfig_path), client_configuration=cfg
-    )
-    async with client.ApiClient(cfg) as api:
+    async with await api_for(running.kubeconfig_path) as api:
         sets = await client.AppsV1Api(api).list_stateful_set_for_all_namespaces()
         assert sets.items == []
 
