@@ -7,18 +7,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 from elasticsearch import AsyncElasticsearch
-from kubernetes_asyncio import client, config
+from k8s_kit import api_for
+from kubernetes_asyncio import client
 
 from autoscaler.sim.server import RunningTwin
 
 
 @pytest.fixture
 async def k8s(running: RunningTwin) -> AsyncIterator[client.ApiClient]:
-    cfg = client.Configuration()
-    await config.load_kube_config(
-        config_file=str(running.kubeconfig_path), client_configuration=cfg
-    )
-    async with client.ApiClient(cfg) as api:
+    async with await api_for(running.kubeconfig_path) as api:
         yield api
 
 
