@@ -50,20 +50,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autoscaler.sim.es.config import (
-    _UNLIMITED_BPS,
+    UNLIMITED_BPS,
 )
 from autoscaler.sim.es.coordination import CoordinationMixin
-from autoscaler.sim.es.core import _REROUTE_INTERVAL_S
+from autoscaler.sim.es.core import REROUTE_INTERVAL_S
 from autoscaler.sim.es.diskmonitor import DiskMonitorMixin
 from autoscaler.sim.es.health import HealthMixin
 from autoscaler.sim.es.shards import (
     Node,
     Recovery,
-    _role_abbrev,
+    abbreviate_roles,
 )
 from autoscaler.sim.es.shutdown import ShutdownMixin
 from autoscaler.sim.es.units import (
-    _b64id,
+    b64id,
 )
 from autoscaler.sim.loadmodel import (
     NodeFacts,
@@ -104,7 +104,7 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
             for c in self._copies:
                 if c.last_node == name and c.node != name:
                     c.last_node = f"{name}[data path wiped]"  # no node will ever hold this name
-        node_id = node_id or _b64id("node", self.seed, name)
+        node_id = node_id or b64id("node", self.seed, name)
         attrs = {"xpack.installed": "true"}
         if self.major < 8:
             attrs.update(
@@ -292,7 +292,7 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
             finished: list[Recovery] = []
             for rec in self._recoveries:
                 if rec.kind != "peer":
-                    rate = _UNLIMITED_BPS
+                    rate = UNLIMITED_BPS
                 else:
                     tgt = self._nodes[rec.target]
                     rate = cfg.max_bps / max(1, tgt.incoming + tgt.outgoing)
@@ -306,7 +306,7 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
                 self._finish(rec, now)
         # without an elected master nothing is allocated (the master runs the allocator)
         master = self._master_id is not None
-        if master and (self._dirty or now - self._last_reroute >= _REROUTE_INTERVAL_S):
+        if master and (self._dirty or now - self._last_reroute >= REROUTE_INTERVAL_S):
             self._reroute()
         if master and self._disk_monitor_due(now):
             self.check_disk_watermarks()
@@ -423,4 +423,4 @@ class Cluster(ShutdownMixin, CoordinationMixin, HealthMixin, DiskMonitorMixin):
         }
 
     def role_abbrev(self, node: Node) -> str:
-        return _role_abbrev(node.roles)
+        return abbreviate_roles(node.roles)

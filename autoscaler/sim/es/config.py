@@ -1,7 +1,7 @@
 """Cluster settings as data: the defaults table, flat/nested forms, watermarks, filters.
 
 Pure functions and frozen values (no model state): what ``_cluster/settings`` accepts, how
-it nests and how the allocator reads its effective configuration (``_Config``).
+it nests and how the allocator reads its effective configuration (``AllocationConfig``).
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from typing import Any
 from autoscaler.sim.datasets import parse_size
 from autoscaler.sim.es.errors import illegal_argument
 
-_UNLIMITED_BPS = float(2**50)
+#: ``indices.recovery.max_bytes_per_sec`` of ``-1``/``0``: recoveries are not throttled
+UNLIMITED_BPS = float(2**50)
 
 
-def _defaults_table(version: tuple[int, int], cluster_name: str) -> dict[str, str | list[str]]:
+def defaults_table(version: tuple[int, int], cluster_name: str) -> dict[str, str | list[str]]:
+    """The ``include_defaults`` table of the emulated ES ``version`` (flat keys)."""
     major, minor = version
     a = "cluster.routing.allocation."
     d: dict[str, str | list[str]] = {
@@ -80,10 +82,12 @@ def _defaults_table(version: tuple[int, int], cluster_name: str) -> dict[str, st
     return d
 
 
-_STATIC_SETTINGS = frozenset({"cluster.name"})
+#: settings ``_cluster/settings`` refuses to update ("not dynamically updateable")
+STATIC_SETTINGS = frozenset({"cluster.name"})
 
 
-_DYNAMIC_PREFIXES = (
+#: families of dynamic settings accepted under any suffix (filters, loggers, ...)
+DYNAMIC_PREFIXES = (
     "cluster.routing.allocation.exclude.",
     "cluster.routing.allocation.include.",
     "cluster.routing.allocation.require.",
@@ -98,10 +102,12 @@ _DYNAMIC_PREFIXES = (
 )
 
 
-_HEADROOM_DEFAULTS = {"low": "200GB", "high": "150GB", "flood_stage": "100GB"}
+#: 8.5+ ``disk.watermark.<level>.max_headroom`` defaults, while that level is left at its default
+HEADROOM_DEFAULTS = {"low": "200GB", "high": "150GB", "flood_stage": "100GB"}
 
 
-_INT_SETTINGS = frozenset(
+#: settings validated as integers
+INT_SETTINGS = frozenset(
     "cluster.routing.allocation." + k
     for k in (
         "node_concurrent_incoming_recoveries",
@@ -114,7 +120,8 @@ _INT_SETTINGS = frozenset(
 ) | {"cluster.max_shards_per_node", "cluster.max_voting_config_exclusions"}
 
 
-_BOOL_SETTINGS = frozenset(
+#: settings validated as ``true``/``false``
+BOOL_SETTINGS = frozenset(
     {
         "cluster.routing.allocation.disk.threshold_enabled",
         "cluster.routing.allocation.same_shard.host",
@@ -124,7 +131,8 @@ _BOOL_SETTINGS = frozenset(
 )
 
 
-_ENUM_SETTINGS: dict[str, tuple[str, ...]] = {
+#: settings validated against a fixed set of values
+ENUM_SETTINGS: dict[str, tuple[str, ...]] = {
     "cluster.routing.allocation.enable": ("all", "primaries", "new_primaries", "none"),
     "cluster.routing.rebalance.enable": ("all", "primaries", "replicas", "none"),
     "cluster.routing.allocation.allow_rebalance": (
@@ -135,7 +143,8 @@ _ENUM_SETTINGS: dict[str, tuple[str, ...]] = {
 }
 
 
-_ENUM_CLASS = {
+#: the Java enum named in the error for a bad ``ENUM_SETTINGS`` value
+ENUM_CLASS = {
     "cluster.routing.allocation.enable": "EnableAllocationDecider.Allocation",
     "cluster.routing.rebalance.enable": "EnableAllocationDecider.Rebalance",
     "cluster.routing.allocation.allow_rebalance": "ClusterRebalanceAllocationDecider.ClusterRebalanceType",
@@ -154,11 +163,12 @@ def flatten_settings(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]
     return out
 
 
-def _as_setting_value(v: Any) -> str | list[str]:
+def as_setting_value(v: Any) -> str | list[str]:
+    """A JSON setting value as ES stores it: a string (``true``, ``40mb``) or a list of them."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list):
-        return [_as_setting_value(x) if not isinstance(x, list) else str(x) for x in v]  # type: ignore[misc]
+        return [as_setting_value(x) if not isinstance(x, list) else str(x) for x in v]  # type: ignore[misc]
     if isinstance(v, float):
         return repr(v)
     return str(v)
@@ -195,7 +205,9 @@ def _process_setting(m: dict[str, Any], prefix: str, setting: str, value: Any) -
 
 
 @dataclass(frozen=True)
-class _Watermark:
+class Watermark:
+    """One parsed ``disk.watermark.<level>`` (with its 8.5+ max headroom)."""
+
     ratio: float | None  # used fraction allowed, when given as % or ratio
     free_bytes: int | None  # free space required, when given as absolute bytes
     headroom: int  # -1 = none
@@ -211,19 +223,20 @@ class _Watermark:
         return req
 
 
-def _parse_watermark(raw: str, headroom_raw: str, key: str) -> _Watermark:
+def parse_watermark(raw: str, headroom_raw: str, key: str) -> Watermark:
+    """A watermark as a percentage, a ratio or a byte size; ``illegal_argument`` otherwise."""
     r = raw.strip()
     headroom = -1 if headroom_raw.strip() == "-1" else parse_size(headroom_raw)
     try:
         if r.endswith("%"):
-            return _Watermark(float(r[:-1]) / 100.0, None, headroom, raw)
+            return Watermark(float(r[:-1]) / 100.0, None, headroom, raw)
         f = float(r)
         if 0.0 <= f <= 1.0:
-            return _Watermark(f, None, headroom, raw)
+            return Watermark(f, None, headroom, raw)
     except ValueError:
         pass
     try:
-        return _Watermark(None, parse_size(r), -1, raw)
+        return Watermark(None, parse_size(r), -1, raw)
     except ValueError:
         raise illegal_argument(
             f"failed to parse value [{raw}] for setting [{key}] as a percentage or a byte size"
@@ -231,7 +244,7 @@ def _parse_watermark(raw: str, headroom_raw: str, key: str) -> _Watermark:
 
 
 @dataclass(frozen=True)
-class _Filter:
+class AllocationFilter:
     """One ``cluster.routing.allocation.<kind>`` filter group: attr → alternatives."""
 
     kind: str
@@ -242,7 +255,9 @@ class _Filter:
 
 
 @dataclass(frozen=True)
-class _Config:
+class AllocationConfig:
+    """The allocator's effective configuration, parsed once per settings change."""
+
     enable: str
     rebalance_enable: str
     allow_rebalance: str
@@ -252,10 +267,10 @@ class _Config:
     initial_primaries: int
     max_bps: float
     threshold_enabled: bool
-    low: _Watermark
-    high: _Watermark
-    flood: _Watermark
+    low: Watermark
+    high: Watermark
+    flood: Watermark
     total_shards_per_node: int
-    exclude: _Filter
-    include: _Filter
-    require: _Filter
+    exclude: AllocationFilter
+    include: AllocationFilter
+    require: AllocationFilter

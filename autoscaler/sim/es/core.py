@@ -15,7 +15,7 @@ from typing import Any
 from autoscaler.sim.clock import SimClock
 from autoscaler.sim.datasets import IndexSpec, default_indices
 from autoscaler.sim.es.config import (
-    _Config,
+    AllocationConfig,
 )
 from autoscaler.sim.es.shards import (
     IndexState,
@@ -24,7 +24,7 @@ from autoscaler.sim.es.shards import (
     ShardCopy,
 )
 from autoscaler.sim.es.units import (
-    _b64id,
+    b64id,
 )
 from autoscaler.sim.loadmodel import (
     LoadModel,
@@ -32,7 +32,8 @@ from autoscaler.sim.loadmodel import (
     WorkloadSchedule,
 )
 
-_REROUTE_INTERVAL_S = 10.0
+#: the allocator also runs this often when nothing changed (simulated seconds)
+REROUTE_INTERVAL_S = 10.0
 
 
 class ClusterCore:
@@ -55,7 +56,7 @@ class ClusterCore:
         self.clock = clock
         self.seed = seed
         self.cluster_name = cluster_name
-        self.cluster_uuid = _b64id("cluster", seed, cluster_name)
+        self.cluster_uuid = b64id("cluster", seed, cluster_name)
         self.load = LoadModel(seed=seed, capacity=capacity)
         self.schedule = WorkloadSchedule()
         self._nodes: dict[str, Node] = {}
@@ -105,7 +106,7 @@ class ClusterCore:
             raise ValueError(f"index [{spec.name}] already exists")
         idx = IndexState(
             name=spec.name,
-            uuid=_b64id("index", self.seed, spec.name),
+            uuid=b64id("index", self.seed, spec.name),
             primaries=spec.primaries,
             replicas=spec.replicas,
             shard_size=spec.shard_bytes,
@@ -121,7 +122,7 @@ class ClusterCore:
                     primary=r == 0,
                     size=spec.shard_bytes,
                     docs=spec.shard_bytes // 600,
-                    alloc_id=_b64id("alloc", self.seed, spec.name, s, r),
+                    alloc_id=b64id("alloc", self.seed, spec.name, s, r),
                     unassigned_at=now,
                 )
                 copies.append(c)
@@ -178,7 +179,7 @@ class ClusterCore:
         if self._layout_pending and not self._started:
             self._bootstrap_layout()
 
-    def _parse_config(self) -> _Config:  # provided by SettingsMixin
+    def _parse_config(self) -> AllocationConfig:  # provided by SettingsMixin
         raise NotImplementedError
 
     def _bootstrap_layout(self) -> None:  # provided by AllocatorMixin

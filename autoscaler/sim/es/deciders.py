@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from autoscaler.sim.es.settings import SettingsMixin
 from autoscaler.sim.es.shards import (
-    _ORDER,
+    DECISION_ORDER,
     Decision,
     Node,
     ShardCopy,
@@ -399,7 +399,7 @@ class DecidersMixin(SettingsMixin):
     def _verdict(decisions: Sequence[Decision]) -> str:
         worst = "YES"
         for _, dec, _ in decisions:
-            if _ORDER[dec] > _ORDER[worst]:
+            if DECISION_ORDER[dec] > DECISION_ORDER[worst]:
                 worst = dec
         return worst
 

@@ -21,7 +21,7 @@ from autoscaler.sim.es.allocator import AllocatorMixin
 from autoscaler.sim.es.config import flatten_settings
 from autoscaler.sim.es.errors import EsError, illegal_argument
 from autoscaler.sim.es.shards import INITIALIZING, RELOCATING, UNASSIGNED, IndexState, ShardCopy
-from autoscaler.sim.es.units import _b64id, iso_ms, parse_time_value
+from autoscaler.sim.es.units import b64id, iso_ms, parse_time_value
 
 _INT_MIN = {
     "index.number_of_replicas": 0,
@@ -242,7 +242,7 @@ class IndicesMixin(AllocatorMixin):
                     primary=False,
                     size=idx.shard_size,
                     docs=idx.shard_size // 600,
-                    alloc_id=_b64id("alloc", self.seed, idx.name, s, "added", self._replica_seq),
+                    alloc_id=b64id("alloc", self.seed, idx.name, s, "added", self._replica_seq),
                     unassigned_reason="REPLICA_ADDED",
                     unassigned_at=now,
                 )

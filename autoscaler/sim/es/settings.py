@@ -7,21 +7,21 @@ from typing import Any
 
 from autoscaler.sim.datasets import parse_size
 from autoscaler.sim.es.config import (
-    _BOOL_SETTINGS,
-    _DYNAMIC_PREFIXES,
-    _ENUM_CLASS,
-    _ENUM_SETTINGS,
-    _HEADROOM_DEFAULTS,
-    _INT_SETTINGS,
-    _STATIC_SETTINGS,
-    _UNLIMITED_BPS,
-    _as_setting_value,
-    _Config,
-    _defaults_table,
-    _Filter,
-    _parse_watermark,
-    _Watermark,
+    BOOL_SETTINGS,
+    DYNAMIC_PREFIXES,
+    ENUM_CLASS,
+    ENUM_SETTINGS,
+    HEADROOM_DEFAULTS,
+    INT_SETTINGS,
+    STATIC_SETTINGS,
+    UNLIMITED_BPS,
+    AllocationConfig,
+    AllocationFilter,
+    Watermark,
+    as_setting_value,
+    defaults_table,
     flatten_settings,
+    parse_watermark,
 )
 from autoscaler.sim.es.core import ClusterCore
 from autoscaler.sim.es.errors import EsError, illegal_argument
@@ -45,9 +45,9 @@ class SettingsMixin(ClusterCore):
 
     def defaults(self) -> dict[str, str | list[str]]:
         """Defaults of every setting not set explicitly (8.5+ headrooms depend on what is set)."""
-        d = _defaults_table((self.version_tuple[0], self.version_tuple[1]), self.cluster_name)
+        d = defaults_table((self.version_tuple[0], self.version_tuple[1]), self.cluster_name)
         if self.version_tuple[:2] >= (8, 5):
-            for level, default in _HEADROOM_DEFAULTS.items():
+            for level, default in HEADROOM_DEFAULTS.items():
                 wm = f"cluster.routing.allocation.disk.watermark.{level}"
                 explicit = wm in self.persistent or wm in self.transient
                 d[wm + ".max_headroom"] = "-1" if explicit else default
@@ -57,10 +57,10 @@ class SettingsMixin(ClusterCore):
         return d
 
     def _known_setting(self, key: str) -> bool:
-        table = _defaults_table((self.version_tuple[0], self.version_tuple[1]), self.cluster_name)
+        table = defaults_table((self.version_tuple[0], self.version_tuple[1]), self.cluster_name)
         if key in table or key.endswith(".max_headroom"):
             return True
-        return key.startswith(_DYNAMIC_PREFIXES)
+        return key.startswith(DYNAMIC_PREFIXES)
 
     def update_settings(
         self,
@@ -89,9 +89,9 @@ class SettingsMixin(ClusterCore):
                     continue
                 if not self._known_setting(key):
                     raise illegal_argument(f"{scope} setting [{key}], not recognized")
-                if key in _STATIC_SETTINGS:
+                if key in STATIC_SETTINGS:
                     raise illegal_argument(f"{scope} setting [{key}], not dynamically updateable")
-                sval = _as_setting_value(value)
+                sval = as_setting_value(value)
                 self._validate_value(key, sval, scope)
                 store[key] = sval
                 applied[scope][key] = sval
@@ -111,7 +111,7 @@ class SettingsMixin(ClusterCore):
             return
         old = self._eff_str(key)
         cause: EsError | None = None
-        if key in _INT_SETTINGS:
+        if key in INT_SETTINGS:
             try:
                 int(value)
             except ValueError:
@@ -121,16 +121,16 @@ class SettingsMixin(ClusterCore):
                     f'For input string: "{value}"',
                 )
                 cause = illegal_argument(f"Failed to parse value [{value}] for setting [{key}]")
-        elif key in _BOOL_SETTINGS:
+        elif key in BOOL_SETTINGS:
             if value not in ("true", "false"):
                 cause = illegal_argument(
                     f"Failed to parse value [{value}] as only [true] or [false] are allowed."
                 )
-        elif key in _ENUM_SETTINGS:
-            if value.lower() not in _ENUM_SETTINGS[key]:
+        elif key in ENUM_SETTINGS:
+            if value.lower() not in ENUM_SETTINGS[key]:
                 cause = illegal_argument(
                     f"No enum constant org.elasticsearch.cluster.routing.allocation.decider."
-                    f"{_ENUM_CLASS[key]}.{value.upper()}"
+                    f"{ENUM_CLASS[key]}.{value.upper()}"
                 )
         elif key == "indices.recovery.max_bytes_per_sec" or key.endswith(".max_headroom"):
             if value != "-1":
@@ -145,7 +145,7 @@ class SettingsMixin(ClusterCore):
                     )
         elif key.startswith("cluster.routing.allocation.disk.watermark.") and key.count(".") == 5:
             try:
-                _parse_watermark(value, "-1", key)
+                parse_watermark(value, "-1", key)
             except EsError as e:
                 cause = e
         if cause is not None:
@@ -153,14 +153,14 @@ class SettingsMixin(ClusterCore):
                 f"illegal value can't update [{key}] from [{old}] to [{value}]", caused_by=cause
             )
 
-    def _parse_config(self) -> _Config:
+    def _parse_config(self) -> AllocationConfig:
         def s(key: str) -> str:
             return self._eff_str("cluster.routing.allocation." + key)
 
         def i(key: str) -> int:
             return int(s(key))
 
-        def filt(kind: str) -> _Filter:
+        def filt(kind: str) -> AllocationFilter:
             prefix = f"cluster.routing.allocation.{kind}."
             keys = set(self.persistent) | set(self.transient)
             attrs = []
@@ -171,12 +171,12 @@ class SettingsMixin(ClusterCore):
                 vals = tuple(v.strip() for v in raw.split(",") if v.strip())
                 if vals:
                     attrs.append((k[len(prefix) :], vals))
-            return _Filter(kind, tuple(attrs))
+            return AllocationFilter(kind, tuple(attrs))
 
-        def wm(level: str) -> _Watermark:
+        def wm(level: str) -> Watermark:
             key = f"cluster.routing.allocation.disk.watermark.{level}"
             head = self._eff_str(key + ".max_headroom") or "-1"
-            return _parse_watermark(self._eff_str(key), head, key)
+            return parse_watermark(self._eff_str(key), head, key)
 
         def incoming_default(key: str) -> int:
             full = "cluster.routing.allocation." + key
@@ -185,8 +185,8 @@ class SettingsMixin(ClusterCore):
             return i("node_concurrent_recoveries")
 
         bps_raw = self._eff_str("indices.recovery.max_bytes_per_sec")
-        bps = float(parse_size(bps_raw)) if bps_raw not in ("-1", "0", "0b") else _UNLIMITED_BPS
-        return _Config(
+        bps = float(parse_size(bps_raw)) if bps_raw not in ("-1", "0", "0b") else UNLIMITED_BPS
+        return AllocationConfig(
             enable=s("enable").lower(),
             rebalance_enable=self._eff_str("cluster.routing.rebalance.enable").lower(),
             allow_rebalance=s("allow_rebalance").lower(),

@@ -163,10 +163,12 @@ class IndexState:
 Decision = tuple[str, str, str]  # (decider, "YES"|"NO"|"THROTTLE", explanation)
 
 
-_ORDER = {"YES": 0, "THROTTLE": 1, "NO": 2}
+#: decider verdicts from best to worst: the worst one of all deciders wins
+DECISION_ORDER = {"YES": 0, "THROTTLE": 1, "NO": 2}
 
 
-def _role_abbrev(roles: Iterable[str]) -> str:
+def abbreviate_roles(roles: Iterable[str]) -> str:
+    """The ``node.role`` column of ``_cat/nodes`` (``dim``, ``hs``; ``-`` for none)."""
     letters = {
         "data_cold": "c",
         "data": "d",

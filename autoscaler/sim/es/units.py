@@ -93,6 +93,7 @@ def glob_rx(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$")
 
 
-def _b64id(*parts: object) -> str:
+def b64id(*parts: object) -> str:
+    """A stable ES-looking id (node, index, cluster, allocation) derived from the seed."""
     h = hashlib.sha1(":".join(str(p) for p in parts).encode()).digest()
     return base64.urlsafe_b64encode(h[:16]).decode().rstrip("=")

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from autoscaler.sim.es.api.base import (
     EsApiBase,
-    _bool_param,
+    bool_param,
 )
 from autoscaler.sim.es.errors import illegal_argument, validation_failed
 
@@ -76,8 +76,8 @@ class AllocationApi(EsApiBase):
         for k in ("index", "shard", "primary", "current_node"):
             if k in q and k not in body:
                 body[k] = q[k]
-        include_yes = _bool_param(request, "include_yes_decisions", False)
-        _bool_param(request, "include_disk_info", False)
+        include_yes = bool_param(request, "include_yes_decisions", False)
+        bool_param(request, "include_disk_info", False)
         cl = self.cluster
         if any(k in body for k in ("index", "shard", "primary", "current_node")):
             missing = [m for m in ("index", "shard", "primary") if body.get(m) is None]

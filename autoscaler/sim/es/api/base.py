@@ -74,7 +74,8 @@ _LUCENE_8X = {
 }
 
 
-def _bool_param(request: web.Request, name: str, default: bool) -> bool:
+def bool_param(request: web.Request, name: str, default: bool) -> bool:
+    """A boolean query parameter parsed as ES's REST layer does (``?x`` = true, strict)."""
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default if raw is None else True
@@ -85,7 +86,8 @@ def _bool_param(request: web.Request, name: str, default: bool) -> bool:
     raise illegal_argument(f"Failed to parse value [{raw}] as only [true] or [false] are allowed.")
 
 
-def _index_not_found(name: str) -> EsError:
+def index_not_found(name: str) -> EsError:
+    """The 404 ``index_not_found_exception`` for ``name``."""
     return EsError(
         404,
         "index_not_found_exception",

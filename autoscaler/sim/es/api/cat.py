@@ -11,8 +11,8 @@ from aiohttp import web
 
 from autoscaler.sim.es.api.base import (
     EsApiBase,
-    _bool_param,
-    _index_not_found,
+    bool_param,
+    index_not_found,
 )
 from autoscaler.sim.es.errors import EsError, illegal_argument
 from autoscaler.sim.es.shards import INITIALIZING, RELOCATING, UNASSIGNED, ShardCopy
@@ -79,7 +79,7 @@ def _render_table(
         [("" if r.get(c.name) is None else str(r.get(c.name))) for _, c in selected] for r in rows
     ]
     header = [key for key, _ in selected]
-    verbose = _bool_param(request, "v", False)
+    verbose = bool_param(request, "v", False)
     widths = [len(hd) if verbose else 0 for hd in header]
     for row in table:
         for i, cell in enumerate(row):
@@ -151,7 +151,7 @@ class CatApi(EsApiBase):
     def _cat_respond(
         self, request: web.Request, cols: Sequence[Col], rows: list[dict[str, Any]]
     ) -> web.Response:
-        if _bool_param(request, "help", False):
+        if bool_param(request, "help", False):
             text = "".join(f"{c.name} | {','.join(c.aliases)} |\n" for c in cols)
             return web.Response(
                 body=text.encode(), headers={"Content-Type": "text/plain; charset=UTF-8"}
@@ -200,7 +200,7 @@ class CatApi(EsApiBase):
         cl = self.cluster
         names, missing = self._resolve_indices(request.match_info.get("index"))
         if missing:
-            raise _index_not_found(missing[0])
+            raise index_not_found(missing[0])
         now = cl.clock.time()
         rows = []
         for name in names:
@@ -311,14 +311,14 @@ class CatApi(EsApiBase):
         cl = self.cluster
         found, missing = self._resolve_indices(request.match_info.get("index"))
         if missing:
-            raise _index_not_found(missing[0])
+            raise index_not_found(missing[0])
         want = request.query.get("health")
         if want is not None and want not in ("green", "yellow", "red"):
             raise illegal_argument(
                 "No enum constant org.elasticsearch.cluster.health.ClusterHealthStatus."
                 + want.upper()
             )
-        pri_only = _bool_param(request, "pri", False)
+        pri_only = bool_param(request, "pri", False)
         health = cl.health(found)["indices"]
         rows: list[dict[str, Any]] = []
         for idx in cl.indices():
@@ -378,7 +378,7 @@ class CatApi(EsApiBase):
         cl = self.cluster
         h = cl.health()
         now = cl.clock.time()
-        with_ts = _bool_param(request, "ts", True)
+        with_ts = bool_param(request, "ts", True)
         cols = []
         if with_ts:
             cols += [Col("epoch", ("t", "time")), Col("timestamp", ("ts", "hms", "hhmmss"))]
@@ -421,7 +421,7 @@ class CatApi(EsApiBase):
 
     async def cat_nodes(self, request: web.Request) -> web.StreamResponse:
         cl = self.cluster
-        full_id = _bool_param(request, "full_id", False)
+        full_id = bool_param(request, "full_id", False)
         master = cl.master()
         cols = [
             Col("id", ("nodeId",), default=False),
@@ -493,10 +493,10 @@ class CatApi(EsApiBase):
 
     async def cat_recovery(self, request: web.Request) -> web.StreamResponse:
         cl = self.cluster
-        active_only = _bool_param(request, "active_only", False)
+        active_only = bool_param(request, "active_only", False)
         names, missing = self._resolve_indices(request.match_info.get("index"))
         if missing:
-            raise _index_not_found(missing[0])
+            raise index_not_found(missing[0])
         cols = [
             Col("index", ("i", "idx")),
             Col("shard", ("s", "sh"), right=True),

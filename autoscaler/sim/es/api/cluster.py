@@ -9,7 +9,7 @@ from aiohttp import web
 
 from autoscaler.sim.es.api.base import (
     EsApiBase,
-    _bool_param,
+    bool_param,
 )
 from autoscaler.sim.es.config import structured
 from autoscaler.sim.es.errors import EsError, illegal_argument, validation_failed
@@ -25,9 +25,9 @@ class ClusterApi(EsApiBase):
         return structured(flat)
 
     async def get_settings(self, request: web.Request) -> web.StreamResponse:
-        flat_settings = _bool_param(request, "flat_settings", False)
-        include_defaults = _bool_param(request, "include_defaults", False)
-        _bool_param(request, "local", False)
+        flat_settings = bool_param(request, "flat_settings", False)
+        include_defaults = bool_param(request, "include_defaults", False)
+        bool_param(request, "local", False)
         cl = self.cluster
         body: dict[str, Any] = {
             "persistent": self._render_settings(dict(cl.persistent), flat_settings),
@@ -38,7 +38,7 @@ class ClusterApi(EsApiBase):
         return self.respond(request, body)
 
     async def put_settings(self, request: web.Request) -> web.StreamResponse:
-        flat_settings = _bool_param(request, "flat_settings", False)
+        flat_settings = bool_param(request, "flat_settings", False)
         await self.require_master(request)
         body = await self.read_body(request)
         if body is None:
@@ -92,7 +92,7 @@ class ClusterApi(EsApiBase):
         return self.respond(request, None)
 
     async def delete_voting_exclusions(self, request: web.Request) -> web.StreamResponse:
-        wait = _bool_param(request, "wait_for_removal", True)
+        wait = bool_param(request, "wait_for_removal", True)
         cl = self.cluster
         if wait:
             deadline = cl.clock.time() + 30.0
@@ -187,9 +187,9 @@ class ClusterApi(EsApiBase):
         (``MaxRetryAllocationDecider``), then the allocator runs; the answer is
         ``{"acknowledged": true, "state": ...}`` with every state metric but ``metadata``
         (``RestClusterRerouteAction``). Allocation ``commands`` are not modelled (400)."""
-        dry_run = _bool_param(request, "dry_run", False)
-        _bool_param(request, "explain", False)
-        retry = _bool_param(request, "retry_failed", False)
+        dry_run = bool_param(request, "dry_run", False)
+        bool_param(request, "explain", False)
+        retry = bool_param(request, "retry_failed", False)
         body = await self.read_body(request) or {}
         for key in body:
             if key not in ("commands", "dry_run"):

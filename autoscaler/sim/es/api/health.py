@@ -10,7 +10,7 @@ from aiohttp import web
 
 from autoscaler.sim.es.api.base import (
     EsApiBase,
-    _bool_param,
+    bool_param,
 )
 from autoscaler.sim.es.errors import EsError, illegal_argument
 from autoscaler.sim.es.units import parse_time_value
@@ -137,9 +137,9 @@ class HealthApi(EsApiBase):
                 )
             want = _STATUS_RANK[ws.lower()]
             checks.append(lambda b: _STATUS_RANK[b["status"]] <= want)
-        if _bool_param(request, "wait_for_no_relocating_shards", False):
+        if bool_param(request, "wait_for_no_relocating_shards", False):
             checks.append(lambda b: b["relocating_shards"] == 0)
-        if _bool_param(request, "wait_for_no_initializing_shards", False):
+        if bool_param(request, "wait_for_no_initializing_shards", False):
             checks.append(lambda b: b["initializing_shards"] == 0)
         wn = q.get("wait_for_nodes")
         if wn:
@@ -168,7 +168,7 @@ class HealthApi(EsApiBase):
         if "master_timeout" in request.query:
             parse_time_value(request.query["master_timeout"], "master_timeout")
         cond = self._health_conditions(request)
-        if not _bool_param(request, "local", False):
+        if not bool_param(request, "local", False):
             await self.require_master(request)
         index_expr = request.match_info.get("index")
         cl = self.cluster

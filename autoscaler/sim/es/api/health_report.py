@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from autoscaler.sim.es.api.base import EsApiBase, _bool_param
+from autoscaler.sim.es.api.base import EsApiBase, bool_param
 from autoscaler.sim.es.errors import illegal_argument
 from autoscaler.sim.es.shards import INITIALIZING, UNASSIGNED
 
@@ -251,7 +251,7 @@ class HealthReportApi(EsApiBase):
         return body
 
     async def health_report(self, request: web.Request) -> web.StreamResponse:
-        verbose = _bool_param(request, "verbose", True)
+        verbose = bool_param(request, "verbose", True)
         size = request.query.get("size")
         if size is not None and (not size.isdigit()):
             raise illegal_argument(f"The size parameter must be a positive integer, got [{size}]")

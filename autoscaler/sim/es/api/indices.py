@@ -12,8 +12,8 @@ from aiohttp import web
 
 from autoscaler.sim.es.api.base import (
     EsApiBase,
-    _bool_param,
-    _index_not_found,
+    bool_param,
+    index_not_found,
 )
 from autoscaler.sim.es.config import structured
 from autoscaler.sim.es.errors import EsError
@@ -31,7 +31,7 @@ class IndicesApi(EsApiBase):
                 return web.Response(
                     status=404, headers={"Content-Type": self.json_content_type(request)}
                 )
-            raise _index_not_found(missing[0] if missing else name)
+            raise index_not_found(missing[0] if missing else name)
         if request.method == "HEAD":
             return web.Response(
                 status=200, headers={"Content-Type": self.json_content_type(request)}
@@ -61,17 +61,17 @@ class IndicesApi(EsApiBase):
         expr = request.match_info.get("index")
         found, missing = self._resolve_indices(expr)
         if missing:
-            raise _index_not_found(missing[0])
+            raise index_not_found(missing[0])
         wildcard_only = expr not in (None, "_all", "*")
-        if not found and wildcard_only and not _bool_param(request, "allow_no_indices", True):
-            raise _index_not_found(expr or "_all")
+        if not found and wildcard_only and not bool_param(request, "allow_no_indices", True):
+            raise index_not_found(expr or "_all")
         return found
 
     async def get_index_settings(self, request: web.Request) -> web.StreamResponse:
         """``GET /{index}/_settings[/{name}]`` (flat_settings, include_defaults, name globs)."""
-        flat = _bool_param(request, "flat_settings", False)
-        include_defaults = _bool_param(request, "include_defaults", False)
-        _bool_param(request, "local", False)
+        flat = bool_param(request, "flat_settings", False)
+        include_defaults = bool_param(request, "include_defaults", False)
+        bool_param(request, "local", False)
         names = request.match_info.get("name")
         patterns = [glob_rx(n) for n in (names or "").split(",") if n and n != "_all"]
         cl = self.cluster
@@ -94,8 +94,8 @@ class IndicesApi(EsApiBase):
     async def put_index_settings(self, request: web.Request) -> web.StreamResponse:
         """``PUT /{index}/_settings``: a body wrapped in ``settings`` is unwrapped
         (``RestUpdateSettingsAction``); keys may be flat, nested, with or without ``index.``."""
-        preserve = _bool_param(request, "preserve_existing", False)
-        _bool_param(request, "reopen", False)
+        preserve = bool_param(request, "preserve_existing", False)
+        bool_param(request, "reopen", False)
         body = await self.read_body(request)
         if body is None:
             raise EsError(400, "parse_exception", "request body is required")
