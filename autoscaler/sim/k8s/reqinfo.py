@@ -1,7 +1,11 @@
 """Classify a request path the way the apiserver's ``RequestInfoFactory`` does.
 
-Authorization (RBAC), the request log and fault injection all key on the same verb / group /
-resource / subresource / namespace / name, so the classification exists once.
+Authorization (RBAC), the request log, fault injection and the handler all key on the same
+verb / group / resource / subresource / namespace / name, so the classification exists once —
+and runs once per request: like the apiserver's ``WithRequestInfo`` filter, which resolves it
+before every other filter and stores it in the request context for them
+(kubernetes/kubernetes ``staging/src/k8s.io/apiserver/pkg/endpoints/filters/requestinfo.go``),
+``request_info`` stores it on the aiohttp request the first time it is asked for.
 """
 
 from __future__ import annotations
@@ -43,7 +47,18 @@ class RequestInfo:
         return f"{self.resource}/{self.subresource}" if self.subresource else self.resource
 
 
+REQUEST_INFO_KEY = web.RequestKey("k8s_request_info", RequestInfo)
+
+
 def request_info(request: web.Request) -> RequestInfo:
+    """The request's ``RequestInfo``: resolved on the first call, then read from the request."""
+    info = request.get(REQUEST_INFO_KEY)
+    if info is None:
+        info = request[REQUEST_INFO_KEY] = resolve_request_info(request)
+    return info
+
+
+def resolve_request_info(request: web.Request) -> RequestInfo:
     """Classify a request path the way the apiserver's RequestInfoFactory does."""
     parts = [p for p in request.path.split("/") if p]
     method = request.method.upper()
