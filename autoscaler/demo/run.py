@@ -36,7 +36,7 @@ from autoscaler.core.durations import format_duration
 from autoscaler.core.operation import Operation
 from autoscaler.demo.rehearsal import Rehearsal
 from autoscaler.demo.view import Display, Event, NodeRow, Outcome, Snapshot, print_lines, summary
-from autoscaler.demo.workload import Workload
+from autoscaler.demo.workload import Workload, start_workload
 from autoscaler.metrics import Metrics
 from autoscaler.service.logs import JsonFormatter
 from autoscaler.service.serve import Service
@@ -230,12 +230,7 @@ async def _run(
     reh, wl, speed = opts.rehearsal, opts.workload, opts.speed
     name = reh.policy.name
     sim = twin.twin
-    first, rest = wl.steps[0], wl.steps[1:]
-    sim.cluster.set_workload(
-        search_per_s=first.search,
-        index_per_s=first.index,
-        profile=[(s.at, s.search, s.index) for s in rest],
-    )
+    start_workload(sim.cluster, wl)
     t0, w0 = sim.now(), time.monotonic()
     policies = run_dir / "policies"
     policies.mkdir()

@@ -13,11 +13,14 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from autoscaler.core.durations import format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from autoscaler.sim.es.cluster import Cluster
 
 SPEC_TAIL = 2 * 3600.0
 """Simulated time a one-line spec runs after its last step (unless ``--duration``)."""
@@ -40,17 +43,20 @@ class Workload:
     duration: float
     source: str
 
-    def at(self, t: float) -> Step:
-        """The step in force ``t`` seconds after the start."""
-        current = self.steps[0]
-        for s in self.steps:
-            if s.at <= t:
-                current = s
-        return current
-
     def describe(self) -> str:
         parts = [f"{format_duration(s.at)}={s.search:g}/{s.index:g}" for s in self.steps]
         return ", ".join(parts)
+
+
+def start_workload(cluster: Cluster, workload: Workload) -> None:
+    """Hand the profile to the twin's load model from now on: the first step at once, each
+    later one at its ``at`` (simulated seconds from now), holding until the next."""
+    first, rest = workload.steps[0], workload.steps[1:]
+    cluster.set_workload(
+        search_per_s=first.search,
+        index_per_s=first.index,
+        profile=[(s.at, s.search, s.index) for s in rest],
+    )
 
 
 class WorkloadError(ValueError):

@@ -18,10 +18,13 @@ from autoscaler.demo.workload import (
     load_workload,
     parse_workload_spec,
     parse_workload_text,
+    start_workload,
 )
 from autoscaler.metrics import Metrics
 from autoscaler.operations.runner import MIN_CADENCE, Runner
 from autoscaler.operations.store import FileStore
+from autoscaler.sim.clock import VirtualClock
+from autoscaler.sim.es.cluster import Cluster
 
 REPO = Path(__file__).parents[3]
 
@@ -63,11 +66,30 @@ def test_the_shipped_workload_is_quiet_then_above_the_threshold_then_quiet_again
 def test_a_workload_spec_is_steps_of_at_equals_search_slash_index() -> None:
     wl = parse_workload_spec("10m=1000/1500, 0m=200/100")
     assert [(s.at, s.search, s.index) for s in wl.steps] == [(0, 200, 100), (600, 1000, 1500)]
-    assert wl.at(599).search == 200
-    assert wl.at(600).search == 1000
     assert wl.duration == 600 + 2 * 3600
     late = parse_workload_spec("5m=1/2")
     assert (late.steps[0].at, late.steps[0].search) == (0, 0)  # quiet until the first step
+
+
+def test_the_twin_runs_each_workload_step_from_its_at_until_the_next() -> None:
+    clock = VirtualClock()
+    cluster = Cluster(clock=clock, indices=[])
+    clock.advance(1000)  # the demo starts the workload whenever it starts, not at the epoch
+    start_workload(cluster, parse_workload_spec("0m=200/100,10m=1000/1500,20m=50/10"))
+    seen = {}
+    start = clock.time()
+    for t in (0, 599, 600, 1199, 1200, 5000):
+        clock.advance(start + t - clock.time())
+        w = cluster.workload()
+        seen[t] = (w.search_per_s, w.index_per_s)
+    assert seen == {
+        0: (200, 100),
+        599: (200, 100),
+        600: (1000, 1500),
+        1199: (1000, 1500),
+        1200: (50, 10),
+        5000: (50, 10),
+    }
 
 
 @pytest.mark.parametrize(
