@@ -146,6 +146,19 @@ class Metrics:
             ["policy", "direction", "outcome"],
             registry=r,
         )
+        self.operation_failures = Counter(
+            "esas_operation_failures_total",
+            "Failed scale operations by reason (refused, timeout, failed, drain_blocked).",
+            ["policy", "direction", "reason"],
+            registry=r,
+        )
+        self.drain_explains = Counter(
+            "esas_drain_explains_total",
+            "Allocation explains asked during drains, by answer (movable, throttled, blocked,"
+            " error).",
+            ["policy", "result"],
+            registry=r,
+        )
         self.operation_phase = Gauge(
             "esas_operation_phase",
             "1 for the phase a policy's running operation is in, else 0.",

@@ -13,7 +13,9 @@ Phases (plain words shared by the API, Events, logs and metrics):
   confirmed. Pods never Ready / nodes never joined within ``joinTimeout`` -> roll back.
 - scale-down: ``preflight`` -> ``excluding`` -> ``draining`` -> ``scaling`` -> ``removing`` →
   ``cleaning_up`` -> confirmed. A refused preflight fails with no side effect; a drain that
-  times out goes to ``cleaning_up`` (our exclusion is removed) and fails without scaling.
+  times out, or that Elasticsearch says can never finish (``blocked``: a copy on a victim may
+  not remain and may not move anywhere), goes to ``cleaning_up`` (our exclusion is removed)
+  and fails without scaling.
 - rollback of a scale-up: the scale-down path (``excluding`` … ``cleaning_up``) with the new
   members as victims and the old size as the goal, so a node that did join and took shards
   is drained before it goes; it ends ``rolled_back``.
@@ -42,7 +44,26 @@ Phase = Literal[
 PHASES: tuple[Phase, ...] = get_args(Phase)
 State = Literal["running", "confirmed", "failed", "rolled_back"]
 OpDirection = Literal["up", "down"]
-OutcomeKind = Literal["done", "timeout", "failed", "refused"]
+OutcomeKind = Literal["done", "timeout", "failed", "refused", "blocked"]
+"""``blocked``: the drain can never finish (allocation explain said so); any other phase
+treats it as ``failed``."""
+FailureReason = Literal["refused", "timeout", "failed", "drain_blocked"]
+"""Why an operation failed, for metrics: the kind of the outcome that failed it."""
+_FAILURE_REASONS: dict[str, FailureReason] = {
+    "refused": "refused",
+    "timeout": "timeout",
+    "failed": "failed",
+    "blocked": "drain_blocked",
+}
+
+
+def _failure_reason(value: Any) -> FailureReason | None:
+    """A stored ``failureReason`` back to its literal (anything unknown: None)."""
+    for reason in _FAILURE_REASONS.values():
+        if value == reason:
+            return reason
+    return None
+
 
 HISTORY_LIMIT = 50
 
@@ -94,6 +115,8 @@ class Operation:
     """The current path failed after touching the cluster; cleaning up ends ``failed``."""
     confirmed_at: float | None = None
     failure: str | None = None
+    failure_reason: FailureReason | None = None
+    """The kind of the outcome that failed the operation (set with ``failure``)."""
     history: tuple[Step, ...] = ()
 
     @property
@@ -123,6 +146,7 @@ class Operation:
                 "goal": self.goal,
                 "healthBefore": self.health_before,
                 "aborted": self.aborted,
+                "failureReason": self.failure_reason,
             }
         )
         return out
@@ -184,6 +208,7 @@ class Operation:
             aborted=bool(d.get("aborted", False)),
             confirmed_at=None if d.get("confirmedAt") is None else float(d["confirmedAt"]),
             failure=d.get("failure"),
+            failure_reason=_failure_reason(d.get("failureReason")),
             history=tuple(
                 Step(str(s["phase"]), float(s["at"]), str(s["detail"]))
                 for s in d.get("history", [])
@@ -357,8 +382,12 @@ PHASE_REASONS: dict[str, str] = {
 
 def advance(op: Operation, outcome: Outcome, *, now: float) -> Transition:
     """The next state of ``op`` after its current phase ended with ``outcome``. Pure.
-    Every transition is announced: by the rule's own reason, else by the phase entered."""
+    Every transition is announced: by the rule's own reason, else by the phase entered.
+    The first failure also records its reason (the outcome's kind) for metrics."""
     tr = _advance(op, outcome, now=now)
+    if tr.op.failure is not None and tr.op.failure_reason is None:
+        failed_by = _FAILURE_REASONS.get(outcome.kind, "failed")
+        tr = Transition(replace(tr.op, failure_reason=failed_by), tr.announce)
     if tr.announce:
         return tr
     entered = tr.op.history[-1] if tr.op.history else None
@@ -414,7 +443,12 @@ def _advance(op: Operation, outcome: Outcome, *, now: float) -> Transition:
     if phase == "draining":
         if kind == "done":
             return Transition(_to(op, "scaling", now, detail))
-        return _cleanup_after_failure(op, now, detail)
+        tr = _cleanup_after_failure(op, now, detail)
+        if kind == "blocked":
+            # Elasticsearch said a copy can never leave: its own Event reason, so an operator
+            # filtering Events sees "DrainBlocked" and the deciders' words, not a generic fail
+            return Transition(tr.op, (Announcement("DrainBlocked", tr.op.failure or detail, True),))
+        return tr
 
     if phase == "removing":
         if kind == "done":

@@ -18,7 +18,19 @@ Rules, in the order they are reported (DESIGN §6, issue 8 §2):
   on one node).
 * ``total_shards_per_node`` — an index limited to ``k`` copies per node needs
   ``ceil(copies / k)`` nodes.
-* ``shards_can_move`` — shards the runner found pinned (``_cluster/allocation/explain``).
+* ``name_filters`` — an index whose ``index.routing.allocation.{require,include,exclude}._name``
+  filters leave fewer remaining nodes it may use than it needs (``replicas + 1``, and
+  ``ceil(copies / k)`` under a per-node limit) — e.g. ``require._name`` naming a victim.
+  Only ``_name`` filters are judged; other attributes (``_ip``, ``_host``, custom ones) need
+  node facts the caller does not bring, and are left to the drain's allocation-explain check.
+* ``cluster_shards_per_node`` — ``cluster.routing.allocation.total_shards_per_node`` ``k``:
+  every copy of every index must fit ``k`` per remaining data node (a necessary condition
+  only; how the copies would have to be arranged is the allocator's business).
+
+What this cannot see — a copy that fits in total but not where it must go (same-shard plus a
+per-node limit, a receiver over the disk watermark, attribute filters) — is caught during the
+drain by ``_cluster/allocation/explain`` (``operations/runner.py``): explain judges the current
+placement, so it cannot be asked before our exclusion is in place.
 * ``quorum`` — master-eligible victims must leave a majority of the committed voting
   configuration and at least one master-eligible node behind.
 * ``pvc_retention_known`` — with an unknown PVC retention policy we cannot tell whether data on
@@ -29,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
     "HealthFacts",
@@ -115,10 +127,68 @@ class IndexFacts:
     primaries: int
     replicas: int
     total_shards_per_node: int | None = None
+    require_names: tuple[str, ...] = ()
+    """``index.routing.allocation.require._name`` patterns (``*`` wildcards), if any."""
+    include_names: tuple[str, ...] = ()
+    exclude_names: tuple[str, ...] = ()
 
     @property
     def copies(self) -> int:
         return self.primaries * (self.replicas + 1)
+
+    @property
+    def nodes_needed(self) -> int:
+        """Distinct nodes the index needs: one per copy of a shard, more under a limit."""
+        needed = self.replicas + 1
+        per_node = self.total_shards_per_node
+        if per_node is not None and per_node > 0:
+            needed = max(needed, math.ceil(self.copies / per_node))
+        return needed
+
+    def may_use(self, node: str) -> bool:
+        """Whether the index's ``_name`` filters let a copy live on ``node``
+        (``FilterAllocationDecider``: require and include need a match, exclude none)."""
+        if self.require_names and not _matches_any(node, self.require_names):
+            return False
+        if self.include_names and not _matches_any(node, self.include_names):
+            return False
+        return not (self.exclude_names and _matches_any(node, self.exclude_names))
+
+    def describe_name_filters(self) -> str:
+        parts = [
+            f"{kind}._name [{','.join(names)}]"
+            for kind, names in (
+                ("require", self.require_names),
+                ("include", self.include_names),
+                ("exclude", self.exclude_names),
+            )
+            if names
+        ]
+        return ", ".join(parts)
+
+
+def _glob_match(pattern: str, name: str) -> bool:
+    """ES ``Regex.simpleMatch``: ``*`` matches any run of characters, nothing else is special."""
+    pieces = pattern.split("*")
+    if len(pieces) == 1:
+        return pattern == name
+    head, *middle, tail = pieces
+    if not name.startswith(head) or not name.endswith(tail):
+        return False
+    if len(head) + len(tail) > len(name):
+        return False
+    pos = len(head)
+    end = len(name) - len(tail)
+    for piece in middle:
+        found = name.find(piece, pos, end)
+        if found < 0:
+            return False
+        pos = found + len(piece)
+    return True
+
+
+def _matches_any(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(_glob_match(p, name) for p in patterns)
 
 
 @dataclass(frozen=True)
@@ -129,8 +199,8 @@ class PreflightInput:
     live on (the policy's tier; ``None`` = every data node). ``voting_config`` holds the node ids
     of the committed voting configuration (``None`` = not known: only the "one master-eligible
     node must remain" part of the quorum rule is checked). ``max_disk_percent`` ``None`` skips
-    the disk rule. ``unmovable_shards`` are descriptions of victim shards the runner found
-    cannot move (``_cluster/allocation/explain``). ``pvc_retention`` is the StatefulSet's
+    the disk rule. ``cluster_shards_per_node`` is the effective
+    ``cluster.routing.allocation.total_shards_per_node`` (None: unbounded). ``pvc_retention`` is the StatefulSet's
     ``whenScaled`` policy (``Retain``/``Delete``) or any other known marker (e.g. ``"n/a"`` for
     VMs); ``None`` means unknown and is refused when ``require_pvc_retention``.
     """
@@ -144,7 +214,7 @@ class PreflightInput:
     max_disk_percent: float | None = None
     pvc_retention: str | None = None
     require_pvc_retention: bool = True
-    unmovable_shards: tuple[str, ...] = field(default=())
+    cluster_shards_per_node: int | None = None
 
 
 def _plural(n: int, word: str) -> str:
@@ -172,7 +242,7 @@ def _disk_reasons(
     return [reason] if reason else []
 
 
-def _index_reasons(inp: PreflightInput, remaining: int) -> list[str]:
+def _index_reasons(inp: PreflightInput, remaining: int, left: list[str]) -> list[str]:
     out: list[str] = []
     for idx in inp.indices:
         needed = idx.replicas + 1
@@ -190,7 +260,30 @@ def _index_reasons(inp: PreflightInput, remaining: int) -> list[str]:
                     f"total_shards_per_node {per_node} on index {idx.name} needs "
                     f"{_plural(needed, 'node')}, {remaining} would remain"
                 )
+                continue
+        if idx.require_names or idx.include_names or idx.exclude_names:
+            usable = sum(1 for n in left if idx.may_use(n))
+            if usable < idx.nodes_needed:
+                out.append(
+                    f"index {idx.name} needs {_plural(idx.nodes_needed, 'node')} its "
+                    f"allocation filters ({idx.describe_name_filters()}) allow, "
+                    f"{usable} would remain"
+                )
     return out
+
+
+def _cluster_limit_reasons(inp: PreflightInput, victims: Collection[str]) -> list[str]:
+    limit = inp.cluster_shards_per_node
+    if limit is None or limit <= 0:  # ES: 0 or less = no limit (ShardsLimitAllocationDecider)
+        return []
+    data_left = sum(1 for n in inp.nodes if n.holds_data and n.name not in victims)
+    copies = sum(i.copies for i in inp.indices)
+    if copies > limit * data_left:
+        return [
+            f"cluster total_shards_per_node {limit}: {copies} shard copies do not fit "
+            f"{data_left} remaining data {'node' if data_left == 1 else 'nodes'}"
+        ]
+    return []
 
 
 def _quorum_reasons(inp: PreflightInput, victims: Collection[str]) -> list[str]:
@@ -228,13 +321,14 @@ def scale_down_preflight(inp: PreflightInput) -> list[str]:
     if missing:
         reasons.append(f"victim {', '.join(missing)} is not a node of the cluster")
     tier = _tier_nodes(inp)
-    remaining = sum(1 for n in tier if n.name not in victims)
+    left = [n.name for n in tier if n.name not in victims]
+    remaining = len(left)
     if remaining < 1:
         reasons.append("no node of the tier would remain")
     else:
         reasons.extend(_disk_reasons(inp, tier, victims))
-        reasons.extend(_index_reasons(inp, remaining))
-    reasons.extend(f"shard cannot move: {s}" for s in inp.unmovable_shards)
+        reasons.extend(_index_reasons(inp, remaining, left))
+        reasons.extend(_cluster_limit_reasons(inp, victims))
     reasons.extend(_quorum_reasons(inp, victims))
     if inp.pvc_retention is None and inp.require_pvc_retention:
         reasons.append("PVC retention policy unknown")

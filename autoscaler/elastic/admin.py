@@ -20,6 +20,12 @@ Wire facts used (tests/fixtures/elasticsearch/BEHAVIOUR.md, which cites the ES s
 * ``_cluster/health`` long-poll: a wait that ends unmet answers **408** with the usual body and
   ``"timed_out": true`` (§2); that is an answer, not an error. The client's request timeout must
   be longer than the server's ``timeout`` or the client gives up first.
+* ``_cluster/allocation/explain`` of a copy on a victim (BEHAVIOUR §9, §18): the drain is
+  *blocked* only when the copy may not remain (``can_remain_on_current_node: "no"``), may not
+  move (``can_move_to_other_node: "no"``) and every other node's ``node_decision`` is ``"no"``.
+  ES prints ``can_move_to_other_node: "no"`` for a *throttled* move too (``MoveDecision``
+  ``forceMove()`` is YES-only; elastic/elasticsearch server/src/main/java/org/elasticsearch/
+  cluster/routing/allocation/MoveDecision.java), so the per-node verdicts decide (``move_block``).
 * ``POST /_cluster/voting_config_exclusions?node_names=…&timeout=…`` returns (200, empty body)
   only once the nodes are out of the *committed* voting configuration, else ``timeout_exception``
   (500, 429 on newer versions) — retrying is safe, exclusions are not duplicated (§5.1,
@@ -56,6 +62,7 @@ from autoscaler.elastic.client import _call as call_with_retry
 __all__ = [
     "EXCLUDE_NAME",
     "ClusterHealth",
+    "CopyRef",
     "EsAdmin",
     "EsIndex",
     "EsNode",
@@ -63,15 +70,20 @@ __all__ = [
     "count_copies",
     "indices_from",
     "merge_exclusion",
+    "move_block",
     "nodes_from_cat",
     "parse_name_list",
     "parse_relocating_node",
     "preflight_input",
     "remove_ours",
     "roles_from_abbrev",
+    "started_copies",
 ]
 
 EXCLUDE_NAME: Final = "cluster.routing.allocation.exclude._name"
+CLUSTER_SHARDS_PER_NODE: Final = "cluster.routing.allocation.total_shards_per_node"
+EXPLANATION_LIMIT: Final = 600
+"""Characters of deciders' explanations a blocked drain's failure quotes (they can be long)."""
 LONG_POLL_MARGIN: Final = 5.0
 """Seconds the client waits beyond a long-poll's server-side ``timeout``."""
 DEFAULT_CALL_TIMEOUT: Final = 30.0
@@ -219,6 +231,10 @@ class EsIndex:
     replicas: int
     total_shards_per_node: int | None
     store_bytes: int
+    require_names: tuple[str, ...] = ()
+    """``index.routing.allocation.require._name`` patterns (other attributes are not read)."""
+    include_names: tuple[str, ...] = ()
+    exclude_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,8 +258,8 @@ def preflight_input(
     max_disk_percent: float | None,
     pvc_retention: str | None,
     tier: Iterable[str] | None = None,
-    unmovable_shards: Iterable[str] = (),
     require_pvc_retention: bool = True,
+    cluster_shards_per_node: int | None = None,
 ) -> PreflightInput:
     """The ``core.preflight`` input from what ``EsAdmin`` fetched (one place maps them)."""
     return PreflightInput(
@@ -260,7 +276,16 @@ def preflight_input(
             for n in nodes
         ),
         indices=tuple(
-            IndexFacts(i.name, i.primaries, i.replicas, i.total_shards_per_node) for i in indices
+            IndexFacts(
+                i.name,
+                i.primaries,
+                i.replicas,
+                i.total_shards_per_node,
+                require_names=i.require_names,
+                include_names=i.include_names,
+                exclude_names=i.exclude_names,
+            )
+            for i in indices
         ),
         victims=tuple(victims),
         tier=None if tier is None else frozenset(tier),
@@ -268,7 +293,7 @@ def preflight_input(
         max_disk_percent=max_disk_percent,
         pvc_retention=pvc_retention,
         require_pvc_retention=require_pvc_retention,
-        unmovable_shards=tuple(unmovable_shards),
+        cluster_shards_per_node=cluster_shards_per_node,
     )
 
 
@@ -301,7 +326,8 @@ def nodes_from_cat(
 def indices_from(settings: dict[str, Any], shard_rows: Iterable[dict[str, Any]]) -> list[EsIndex]:
     """``GET /_all`` settings (``{index: {"settings": {"index": {...}}}}``, values as strings)
     and ``_cat/shards`` rows (``store`` in bytes) → one ``EsIndex`` per index, by name.
-    ``total_shards_per_node`` ``-1`` (ES's "unbounded") becomes ``None``."""
+    ``total_shards_per_node`` ``-1`` (ES's "unbounded") becomes ``None``; the ``_name``
+    allocation filters are read as name lists (``"a,b"``)."""
     store: dict[str, int] = {}
     for row in shard_rows:
         name = str(row.get("index"))
@@ -311,6 +337,12 @@ def indices_from(settings: dict[str, Any], shard_rows: Iterable[dict[str, Any]])
         idx = ((doc or {}).get("settings") or {}).get("index") or {}
         alloc = (idx.get("routing") or {}).get("allocation") or {}
         per_node = _int(alloc.get("total_shards_per_node"))
+
+        def names(kind: str, alloc: dict[str, Any] = alloc) -> tuple[str, ...]:
+            group = alloc.get(kind)
+            raw = group.get("_name") if isinstance(group, dict) else None
+            return tuple(parse_name_list(raw if isinstance(raw, str | list) else None))
+
         out.append(
             EsIndex(
                 name=name,
@@ -318,6 +350,9 @@ def indices_from(settings: dict[str, Any], shard_rows: Iterable[dict[str, Any]])
                 replicas=_int(idx.get("number_of_replicas")) or 0,
                 total_shards_per_node=None if per_node is None or per_node < 0 else per_node,
                 store_bytes=store.get(name, 0),
+                require_names=names("require"),
+                include_names=names("include"),
+                exclude_names=names("exclude"),
             )
         )
     return out
@@ -335,6 +370,74 @@ def count_copies(shard_rows: Iterable[dict[str, Any]], names: Iterable[str]) -> 
             if node is not None and node in counts:
                 counts[node] += 1
     return counts
+
+
+@dataclass(frozen=True)
+class CopyRef:
+    """One shard copy on a node: what ``_cluster/allocation/explain`` needs to name it."""
+
+    index: str
+    shard: int
+    primary: bool
+    node: str
+
+    def label(self) -> str:
+        """``[logs][1] replica on es-data-3`` (ES's ``[index][shard]`` plus who and where)."""
+        kind = "primary" if self.primary else "replica"
+        return f"[{self.index}][{self.shard}] {kind} on {self.node}"
+
+
+def started_copies(shard_rows: Iterable[dict[str, Any]], names: Iterable[str]) -> list[CopyRef]:
+    """The STARTED copies on the named nodes (not RELOCATING — those are leaving — nor
+    INITIALIZING, which explain does not judge for a move), in ``_cat/shards`` order."""
+    wanted = set(names)
+    out = []
+    for row in shard_rows:
+        node, shard = row.get("node"), _int(row.get("shard"))
+        if row.get("state") != "STARTED" or node not in wanted or shard is None:
+            continue
+        out.append(CopyRef(str(row.get("index")), shard, row.get("prirep") == "p", str(node)))
+    return out
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def move_block(body: dict[str, Any], *, limit: int = EXPLANATION_LIMIT) -> str | None:
+    """Why the explained copy can never leave its node, or None when it can (or may later).
+
+    Blocked = it may not remain, ``can_move_to_other_node`` is ``"no"`` and *every* other
+    node said ``"no"``: a ``throttled`` node (ES prints ``can_move_to_other_node: "no"`` then
+    too, with the "busy ... Please wait" explanation), ``yes`` or ``worse_balance`` is not a
+    block, nor is an answer without the per-node list. The text groups the deciders'
+    explanations by node (``es-0, es-1: shards_limit: too many shards …``) and is cut at
+    ``limit`` characters."""
+    if body.get("can_remain_on_current_node") != "no":
+        return None
+    if body.get("can_move_to_other_node") != "no":
+        return None
+    entries = body.get("node_allocation_decisions")
+    if not isinstance(entries, list):
+        return None
+    reasons: dict[str, list[str]] = {}
+    for e in entries:
+        if not isinstance(e, dict) or e.get("node_decision") != "no":
+            return None
+        node = str(e.get("node_name") or e.get("node_id") or "?")
+        listed = e.get("deciders")
+        deciders: list[Any] = listed if isinstance(listed, list) else []
+        texts = [
+            f"{d.get('decider')}: {d.get('explanation')}"
+            for d in deciders
+            if isinstance(d, dict) and d.get("decision") == "NO"
+        ] or ["no"]
+        reasons.setdefault("; ".join(texts), []).append(node)
+    if not reasons:
+        text = "no other node can hold it"
+    else:
+        text = " | ".join(f"{', '.join(nodes)}: {why}" for why, nodes in reasons.items())
+    return _shorten(text, limit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,12 +476,15 @@ class EsAdmin:
         body: dict[str, Any] | None = None,
         request_timeout: float | None = None,
         long_poll: bool = False,
+        retry: bool = True,
     ) -> Any:
         headers = request_headers(self._server)
         if body is not None:
             headers["content-type"] = headers["accept"]
         client = self._client.options(request_timeout=request_timeout or self._call_timeout)
-        retry = dataclasses.replace(self._retry, deadline=None) if long_poll else self._retry
+        policy = dataclasses.replace(self._retry, deadline=None) if long_poll else self._retry
+        if not retry:
+            policy = dataclasses.replace(policy, attempts=1)
 
         async def call(c: AsyncElasticsearch) -> Any:
             resp = await c.perform_request(
@@ -386,7 +492,7 @@ class EsAdmin:
             )
             return resp.body
 
-        return await call_with_retry(client, call, retry)
+        return await call_with_retry(client, call, policy)
 
     async def _get_object(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         body = await self._request("GET", path, params=params)
@@ -473,6 +579,9 @@ class EsAdmin:
             "number_of_shards",
             "number_of_replicas",
             "routing.allocation.total_shards_per_node",
+            "routing.allocation.require._name",
+            "routing.allocation.include._name",
+            "routing.allocation.exclude._name",
         )
         try:
             settings = await self._get_object(
@@ -491,16 +600,49 @@ class EsAdmin:
         Zero for every name means the nodes are drained."""
         return count_copies(await self._shard_rows(), names)
 
-    async def allocation_explain(self, *, index: str, shard: int, primary: bool) -> dict[str, Any]:
-        """``_cluster/allocation/explain`` for one copy (why it stays where it is)."""
-        body = await self._request(
-            "POST",
-            "/_cluster/allocation/explain",
-            body={"index": index, "shard": shard, "primary": primary},
-        )
-        if not isinstance(body, dict):
+    async def drain_view(self, names: Iterable[str]) -> tuple[dict[str, int], list[CopyRef]]:
+        """One ``_cat/shards`` read for a drain check: the copies per named node (as
+        ``shard_copies_on``) and the STARTED copies still sitting on them (``started_copies``)."""
+        wanted = list(names)
+        rows = await self._shard_rows()
+        return count_copies(rows, wanted), started_copies(rows, wanted)
+
+    async def allocation_explain(
+        self, *, index: str, shard: int, primary: bool, current_node: str | None = None
+    ) -> dict[str, Any]:
+        """``_cluster/allocation/explain`` for one copy (why it stays where it is).
+
+        8.x/9.x servers get the client's own ``cluster.allocation_explain`` (POST, the copy in
+        the body); a 7.x server the same request with the ``compatible-with=7`` header, which
+        the API method cannot send (its per-call ``accept`` wins, ``client.request_headers``).
+        No retry: a failed explain only means "no verdict" to the caller."""
+        if self._server is not None and self._server.major == 7:
+            body = {"index": index, "shard": shard, "primary": primary}
+            if current_node is not None:
+                body["current_node"] = current_node
+            answer = await self._request(
+                "POST", "/_cluster/allocation/explain", body=body, retry=False
+            )
+        else:
+            c = self._client.options(request_timeout=self._call_timeout)
+            resp = await c.cluster.allocation_explain(
+                index=index, shard=shard, primary=primary, current_node=current_node
+            )
+            answer = resp.body
+        if not isinstance(answer, dict):
             raise SerializationError("allocation explain did not return an object")
-        return body
+        return answer
+
+    async def cluster_shards_per_node(self) -> int | None:
+        """The effective ``cluster.routing.allocation.total_shards_per_node`` (transient wins
+        over persistent); None when unset or negative (ES: unbounded)."""
+        body = await self._get_object("/_cluster/settings", {"flat_settings": "true"})
+        value: int | None = None
+        for scope in ("persistent", "transient"):
+            scoped = (body.get(scope) or {}).get(CLUSTER_SHARDS_PER_NODE)
+            if scoped is not None:
+                value = _int(scoped)
+        return None if value is None or value < 0 else value
 
     # ------------------------------------------------------------------ allocation exclusion
 

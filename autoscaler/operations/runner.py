@@ -6,6 +6,12 @@ persists the operation in the ``Store`` *before* every side effect. Every phase 
 be re-run: a service killed at any point resumes the stored phase on start (``resume_all``)
 and finishes the operation — no half state (DESIGN §6).
 
+A drain whose copies Elasticsearch says can never leave fails at once instead of waiting for
+the stall window: each drain check asks ``_cluster/allocation/explain`` about one copy still
+sitting on a victim (rotating over them), and a copy that may not remain and that every other
+node refuses (``elastic.admin.move_block``) fails the drain with the deciders' own words.
+Explain errors only mean "no verdict": the stall window and ``drainTimeout`` still apply.
+
 Waits are bounded by the phase's deadline (policy ``safety``, measured from when the phase
 began, which is persisted); transient API errors inside a wait are logged and retried until
 that deadline. Rebalancing is watched with ``_cluster/health`` long-polls, so a confirmation
@@ -41,7 +47,7 @@ from autoscaler.core.operation import (
 )
 from autoscaler.core.policy import Policy
 from autoscaler.core.preflight import scale_down_preflight
-from autoscaler.elastic.admin import EsAdmin, EsNode, preflight_input
+from autoscaler.elastic.admin import CopyRef, EsAdmin, EsNode, move_block, preflight_input
 from autoscaler.metrics import Metrics
 from autoscaler.operations.store import Store, StoredState, StoreError
 from autoscaler.signals.nodes import in_tier
@@ -52,6 +58,7 @@ from autoscaler.targets.statefulset import statefulset_key
 log = logging.getLogger("autoscaler.operations")
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
 LONG_POLL_SECONDS = 30.0
@@ -360,6 +367,9 @@ class Runner:
             )
             if op.state != "confirmed":
                 self._last_failed[op.target] = op.updated_at
+            if op.state == "failed":
+                reason = op.failure_reason or "failed"
+                self.metrics.operation_failures.labels(op.policy, op.direction, reason).inc()
 
     async def _announce(self, binding: Binding, op: Operation, a: Announcement) -> None:
         with contextlib.suppress(Exception):
@@ -428,9 +438,23 @@ class Runner:
         *,
         what: str,
     ) -> Outcome:
-        """Call ``check`` until it returns a detail (done) or the phase times out; transient
-        errors are retried. ``check`` returns None while not there yet. Checks start at most
-        every ``poll_interval`` (a long-poll that waited already counts)."""
+        """Call ``check`` until it returns a detail (done) or an outcome, or the phase times
+        out (``_poll``)."""
+        done = await self._poll(op, b, check, what=what)
+        return done if isinstance(done, Outcome) else Outcome("done", str(done))
+
+    async def _poll(
+        self,
+        op: Operation,
+        b: Binding,
+        check: Callable[[], Awaitable[R | None]],
+        *,
+        what: str,
+    ) -> R | Outcome:
+        """Call ``check`` until it returns something (handed back as is) or the phase times
+        out (a ``timeout`` outcome naming ``what``); transient errors are retried. ``check``
+        returns None while not there yet. Checks start at most every ``poll_interval`` (a
+        long-poll that waited already counts)."""
         until = self._deadline(op, b)
         last_error = ""
         loop = asyncio.get_running_loop()
@@ -438,10 +462,8 @@ class Runner:
             began = loop.time()
             try:
                 done = await check()
-                if isinstance(done, Outcome):
-                    return done
                 if done is not None:
-                    return Outcome("done", done)
+                    return done
                 last_error = ""
             except (asyncio.CancelledError, LostLeadership):
                 raise
@@ -460,6 +482,7 @@ class Runner:
             nodes = await b.admin.nodes()
             indices = await b.admin.indices()
             voting = await b.admin.voting_state()
+            shard_limit = await b.admin.cluster_shards_per_node()
             retention = await b.target.data_retention()
             return scale_down_preflight(
                 preflight_input(
@@ -471,6 +494,7 @@ class Runner:
                     max_disk_percent=b.policy.safety.maxDiskPercentAfterScaleDown,
                     pvc_retention=retention,
                     tier=b.tier,
+                    cluster_shards_per_node=shard_limit,
                 )
             )
 
@@ -550,26 +574,18 @@ class Runner:
         appear); done once as many as requested joined."""
         want = op.to_replicas - op.from_replicas
         known = set(op.known_before or ())
-        until = self._deadline(op, b)
-        while True:
-            try:
-                new = {n for n in tier_names(await b.admin.nodes(), b.policy) if n not in known}
-                if new - set(op.joining):
-                    return replace(op, joining=tuple(sorted(new | set(op.joining))))
-                if len(op.joining) >= want:
-                    return Outcome("done", f"{', '.join(op.joining)} joined the cluster")
-            except (asyncio.CancelledError, LostLeadership):
-                raise
-            except Exception as e:
-                _log_retry(op, e)
-            if self.clock() >= until:
-                seen = ", ".join(op.joining) or "none"
-                return timed_out(
-                    op.phase,
-                    b.policy.safety.joinTimeout,
-                    f"{want - len(op.joining)} of {want} new node(s) did not join (joined: {seen})",
-                )
-            await asyncio.sleep(self.cadence)
+
+        async def check() -> Operation | Outcome | None:
+            new = {n for n in tier_names(await b.admin.nodes(), b.policy) if n not in known}
+            if new - set(op.joining):
+                return replace(op, joining=tuple(sorted(new | set(op.joining))))
+            if len(op.joining) >= want:
+                return Outcome("done", f"{', '.join(op.joining)} joined the cluster")
+            return None
+
+        seen = ", ".join(op.joining) or "none"
+        what = f"{want - len(op.joining)} of {want} new node(s) did not join (joined: {seen})"
+        return await self._poll(op, b, check, what=what)
 
     async def _waiting_for_pods(self, op: Operation, b: Binding) -> Outcome:
         if isinstance(b.target, NodeGroup):
@@ -657,16 +673,56 @@ class Runner:
             return out
         return Outcome("done", f"excluded {', '.join(op.victims)} from allocation")
 
+    async def _explain_block(
+        self, op: Operation, b: Binding, sitting: list[CopyRef], asked: dict[CopyRef, int]
+    ) -> str | None:
+        """Ask ``_cluster/allocation/explain`` about one copy still sitting on a victim — the
+        one asked least often so far, so every copy gets its turn — and return why the drain
+        can never finish if Elasticsearch says that copy may not remain and no node may take
+        it. Any error is no verdict (DEBUG log; the stall window still applies)."""
+        if not sitting:
+            return None
+        ref = min(sitting, key=lambda c: asked.get(c, 0))
+        asked[ref] = asked.get(ref, 0) + 1
+        try:
+            body = await b.admin.allocation_explain(
+                index=ref.index, shard=ref.shard, primary=ref.primary, current_node=ref.node
+            )
+        except (asyncio.CancelledError, LostLeadership):
+            raise
+        except Exception as e:
+            self.metrics.drain_explains.labels(op.policy, "error").inc()
+            log.debug(
+                "drain_explain_failed",
+                extra=_fields(id=op.id, copy=ref.label(), error=str(e)[:300]),
+            )
+            return None
+        why = move_block(body)
+        if why is None:
+            throttled = any(
+                isinstance(e, dict) and e.get("node_decision") == "throttled"
+                for e in body.get("node_allocation_decisions") or ()
+            )
+            result = "throttled" if throttled else "movable"
+            self.metrics.drain_explains.labels(op.policy, result).inc()
+            return None
+        self.metrics.drain_explains.labels(op.policy, "blocked").inc()
+        return f"drain blocked: {ref.label()} may not remain and no other node may take it: {why}"
+
     async def _draining(self, op: Operation, b: Binding) -> Outcome:
         window = stall_window(b.policy.safety.drainTimeout)
         progress: tuple[int, float] | None = None  # (copies left, since when unchanged+idle)
+        asked: dict[CopyRef, int] = {}
 
         async def check() -> str | Outcome | None:
             nonlocal progress
-            copies = await b.admin.shard_copies_on(op.victims)
+            copies, sitting = await b.admin.drain_view(op.victims)
             left = sum(copies.get(v, 0) for v in op.victims)
             if left == 0:
                 return f"{', '.join(op.victims)} hold no shard copies"
+            blocked = await self._explain_block(op, b, sitting, asked)
+            if blocked is not None:
+                return Outcome("blocked", blocked)
             # a stall: copies still on the victims, none leaving, nothing moving anywhere
             # for a while (not just the moment after the exclusion, before the allocator acts)
             h = await b.admin.health(timeout=0)

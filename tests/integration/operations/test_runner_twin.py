@@ -172,9 +172,11 @@ async def test_removing_master_eligible_nodes_that_would_lose_quorum_is_refused(
             assert state["settings"]["excluded_names"] == []
 
 
-async def test_a_stalled_drain_fails_early_removes_our_exclusion_and_leaves_replicas(
+async def test_drain_explain_error_falls_back_to_the_stall_timer(
     tmp_path: Path,
 ) -> None:
+    """A pinned copy with allocation explain failing (500 on every call): no verdict, so the
+    drain is failed by the stall window — early, our exclusion removed, replicas kept."""
     async with small_twin(nodes=4) as twin:
         # stall window: a quarter of drainTimeout (2 s), well before the timeout itself
         policy = make_policy(es_url=twin.es_url, safety={"drainTimeout": "8s"})
@@ -189,9 +191,18 @@ async def test_a_stalled_drain_fails_early_removes_our_exclusion_and_leaves_repl
                     "shard": int(on_victim["shard"]),
                 },
             )
+            await fault(
+                twin,
+                {"type": "error", "app": "es", "status": 500, "path": "allocation/explain"},
+            )
             op = await r.run(to=3)
             assert op.state == "failed"
             assert "drain stalled: nothing moved for 2s" in (op.failure or "")
+            assert op.failure_reason == "timeout"
+            errors = r.metrics.registry.get_sample_value(
+                "esas_drain_explains_total", {"policy": "data", "result": "error"}
+            )
+            assert (errors or 0) >= 1  # explain was asked, failed, and did not fail the drain
             assert "es-data-3 1" in (op.failure or "")  # the pinned copy is still there
             state = await es_state(twin)
             assert state["settings"]["excluded_names"] == []

@@ -228,3 +228,41 @@ def test_every_transition_is_announced_with_a_reason_named_after_what_happened()
     assert reasons == [
         "Excluding", "Draining", "Scaling", "Removing", "CleaningUp", "ScaleConfirmed",
     ]  # fmt: skip
+
+
+def test_a_blocked_drain_removes_our_exclusion_and_fails_announcing_drain_blocked() -> None:
+    op = walk(down_op(), DONE, DONE)  # preflight, excluding
+    why = "drain blocked: [logs][1] replica on es-3 cannot move"
+    tr = advance(op, Outcome("blocked", why), now=300)
+    assert (tr.op.phase, tr.op.aborted) == ("cleaning_up", True)
+    assert [(a.reason, a.message, a.warning) for a in tr.announce] == [("DrainBlocked", why, True)]
+    op = advance(tr.op, DONE, now=301).op
+    assert (op.state, op.failure, op.failure_reason) == ("failed", why, "drain_blocked")
+    assert "scaling" not in [s.phase for s in op.history]
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "reason"),
+    [
+        ((Outcome("refused", "cluster is yellow"),), "refused"),
+        ((DONE, DONE, Outcome("timeout", "stalled"), DONE), "timeout"),
+        ((DONE, DONE, Outcome("blocked", "pinned"), DONE), "drain_blocked"),
+        # the cleanup failing afterwards does not replace the first failure's reason
+        ((DONE, DONE, Outcome("blocked", "pinned"), Outcome("failed", "403")), "drain_blocked"),
+        ((DONE, DONE, DONE, Outcome("failed", "forbidden"), DONE), "failed"),
+        ((DONE,) * 6, None),
+    ],
+)
+def test_the_first_failure_of_an_operation_records_its_reason_for_metrics(
+    outcomes: tuple[Outcome, ...], reason: str | None
+) -> None:
+    op = walk(down_op(), *outcomes)
+    assert not op.running
+    assert op.failure_reason == reason
+    assert Operation.from_dict(op.to_dict()).failure_reason == reason
+
+
+def test_blocked_outside_the_drain_is_an_ordinary_failure() -> None:
+    tr = advance(down_op(), Outcome("blocked", "odd"), now=101)
+    assert (tr.op.state, tr.op.failure) == ("failed", "odd")
+    assert tr.announce[0].reason == "ScaleFailed"

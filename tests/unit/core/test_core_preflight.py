@@ -94,9 +94,43 @@ def test_safe_scale_down_has_no_reasons() -> None:
             "total_shards_per_node 2 on index x needs 4 nodes, 3 would remain",
         ),
         (
-            "shards_can_move",
-            {"unmovable_shards": ("logs-1[0] on es-data-3: filter rejects every node",)},
-            "shard cannot move: logs-1[0] on es-data-3: filter rejects every node",
+            "name_filters_require_a_victim",
+            {"indices": (IndexFacts("pinned", 1, 0, require_names=("es-data-3",)),)},
+            "index pinned needs 1 node its allocation filters (require._name [es-data-3]) "
+            "allow, 0 would remain",
+        ),
+        (
+            "name_filters_include_too_few_remaining",
+            {"indices": (IndexFacts("logs-1", 3, 1, include_names=("es-data-2", "es-data-3")),)},
+            "index logs-1 needs 2 nodes its allocation filters "
+            "(include._name [es-data-2,es-data-3]) allow, 1 would remain",
+        ),
+        (
+            "name_filters_exclude_with_wildcard",
+            {
+                "indices": (
+                    IndexFacts("logs-1", 3, 1, exclude_names=("es-data-[01]", "*-0", "*-1")),
+                )
+            },
+            "index logs-1 needs 2 nodes its allocation filters "
+            "(exclude._name [es-data-[01],*-0,*-1]) allow, 1 would remain",
+        ),
+        (
+            "name_filters_under_a_per_node_limit",
+            {
+                "indices": (
+                    IndexFacts(
+                        "x", 4, 0, total_shards_per_node=2, require_names=("es-data-[12]", "*3")
+                    ),
+                )
+            },
+            "index x needs 2 nodes its allocation filters (require._name [es-data-[12],*3]) "
+            "allow, 0 would remain",
+        ),
+        (
+            "cluster_shards_per_node",
+            {"cluster_shards_per_node": 2, "indices": (IndexFacts("logs-1", 4, 1),)},
+            "cluster total_shards_per_node 2: 8 shard copies do not fit 3 remaining data nodes",
         ),
         (
             "quorum_majority_of_voting_config",
@@ -199,3 +233,14 @@ def test_format_percent_keeps_whole_numbers_whole(value: float, text: str) -> No
 def test_disk_reason_just_over_the_limit_still_reads_as_over() -> None:
     assert disk_reason(75.04, 75.0) == "disk projection 75.04% > 75%"
     assert disk_reason(75.0, 75.0) is None
+
+
+def test_name_filters_that_still_allow_enough_remaining_nodes_pass() -> None:
+    fine = IndexFacts("logs-1", 3, 1, require_names=("es-data-*",), exclude_names=("es-data-0",))
+    assert scale_down_preflight(replace(SAFE, indices=(fine,))) == []
+
+
+def test_a_cluster_shard_limit_that_still_fits_passes_and_zero_means_unbounded() -> None:
+    # 6 copies on 3 remaining nodes at 2 each fit exactly; ES reads 0 or less as no limit
+    assert scale_down_preflight(replace(SAFE, cluster_shards_per_node=2)) == []
+    assert scale_down_preflight(replace(SAFE, cluster_shards_per_node=0)) == []
