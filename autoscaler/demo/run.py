@@ -35,13 +35,23 @@ from autoscaler.clock import Clock
 from autoscaler.core.durations import format_duration
 from autoscaler.core.operation import Operation
 from autoscaler.demo.rehearsal import Rehearsal
-from autoscaler.demo.view import Display, Event, NodeRow, Outcome, Snapshot, print_lines, summary
+from autoscaler.demo.view import (
+    Display,
+    Event,
+    NodeRow,
+    Outcome,
+    Snapshot,
+    clock_text,
+    print_lines,
+    summary,
+)
 from autoscaler.demo.workload import Workload, start_workload
 from autoscaler.metrics import Metrics
 from autoscaler.service.logs import JsonFormatter
 from autoscaler.service.serve import Service
 from autoscaler.settings import Settings
 from autoscaler.signals.webhook import WebhookAuth
+from autoscaler.sim.clock import ScaledClock
 from autoscaler.sim.server import RunningTwin, run_twin
 from autoscaler.sim.spec import TwinSpec
 
@@ -60,6 +70,20 @@ class DemoOptions:
     plain: bool = False
     serve: bool = False
     keep: bool = False
+
+
+@dataclass(frozen=True)
+class TwinClock(Clock):
+    """The service's clock in the demo: the twin's clock, at the twin's *current* speed.
+
+    ``--serve`` drops the twin to real time after the summary; the service's waits between
+    polls (``Clock.wall``) follow, instead of polling a 1× cluster 240 times too often.
+    """
+
+    twin: ScaledClock | None = None
+
+    def wall(self, seconds: float) -> float:
+        return seconds / (self.twin.speed if self.twin is not None else self.speed)
 
 
 class _Recorder:
@@ -254,7 +278,8 @@ async def _run(
         insecure_no_auth=False,
     )
     # the composition root's one decision: the service runs on the twin's clock
-    clock = Clock(now=sim.clock.time, speed=speed)
+    twin_clock = sim.clock if isinstance(sim.clock, ScaledClock) else None
+    clock = TwinClock(now=sim.clock.time, speed=speed, twin=twin_clock)
     service = Service(settings=settings, metrics=Metrics(), clock=clock, auth=auth)
     loaded = service.load_initial()
     if not loaded.ok:  # validated before; a failure here is a bug in the rewrite
@@ -337,7 +362,10 @@ async def _run(
             )
         print_lines(summary(outcome), out)
         if opts.serve:
-            print_lines(_urls(service_url, twin, token), out)
+            # a user poking at the APIs now sees a normal cluster: one second per second
+            sim.set_speed(1.0)
+            line = f"The twin now runs at real time (×1) from {clock_text(sim.now() - t0)}."
+            print_lines([line, *_urls(service_url, twin, token)], out)
             await _wait_for_signal()
     finally:
         await service.stop()

@@ -205,14 +205,21 @@ class Twin:
         self.vms.step(self._model_time)
         self.cluster.step(dt)
 
+    def set_speed(self, speed: float) -> None:
+        """Real-time mode: run at wall time × ``speed`` from now on (the models first catch up
+        with the old speed, so nothing is stepped twice or skipped)."""
+        if not isinstance(self.clock, ScaledClock):
+            raise RuntimeError("a virtual clock has no speed: advance it instead")
+        self.catch_up()
+        self.clock.set_speed(speed)
+
     async def run_ticker(self) -> None:
         """Real-time mode: keep the models in step with the clock until cancelled."""
         if self.virtual:
             return
-        speed = self.clock.speed if isinstance(self.clock, ScaledClock) else 1.0
-        interval = max(0.01, min(1.0, STEP_SECONDS / max(speed, 1e-9)))
-        while True:
-            await asyncio.sleep(interval)
+        while True:  # the interval follows the current speed (``set_speed``)
+            speed = self.clock.speed if isinstance(self.clock, ScaledClock) else 1.0
+            await asyncio.sleep(max(0.01, min(1.0, STEP_SECONDS / speed)))
             self.catch_up()
 
     # ---- pods ↔ nodes --------------------------------------------------------------------

@@ -160,7 +160,7 @@ def test_on_a_terminal_the_view_is_redrawn_in_place_and_ends_with_the_summary(
     assert "Invariants: 0 shard copies lost" in out
 
 
-def test_serve_keeps_the_service_and_the_twin_running_until_sigterm_and_prints_their_urls(
+def test_serve_keeps_the_service_and_the_twin_running_at_real_time_until_sigterm(
     tmp_path: Path,
 ) -> None:
     env = demo_env(tmp_path)
@@ -186,6 +186,13 @@ def test_serve_keeps_the_service_and_the_twin_running_until_sigterm_and_prints_t
         with urllib.request.urlopen(f"{api}/metrics", timeout=10) as resp:
             assert b"esas_replicas_current" in resp.read()
         assert Path(kubeconfig).is_file()
+        # after the summary the twin runs at 1×, not at the demo's ×3000
+        assert re.search(
+            r"^The twin now runs at real time \(×1\) from T\+\d+h\d\dm\d\ds\.$", out, re.M
+        )
+        es = re.findall(r"curl (http://127\.0\.0\.1:\d+)/_cat/shards", out)[-1]
+        with urllib.request.urlopen(f"{es}/_sim/state", timeout=10) as resp:
+            assert json.load(resp)["clock"]["speed"] == 1.0
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 1  # no operation in 30 quiet minutes: not OK
     finally:

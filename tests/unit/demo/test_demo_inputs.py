@@ -12,6 +12,7 @@ import yaml
 from autoscaler.clock import Clock, wall_seconds
 from autoscaler.core.policyload import load_policy_texts
 from autoscaler.demo.rehearsal import RehearsalError, load_rehearsal
+from autoscaler.demo.run import TwinClock
 from autoscaler.demo.view import Event, Outcome, summary
 from autoscaler.demo.workload import (
     WorkloadError,
@@ -23,7 +24,7 @@ from autoscaler.demo.workload import (
 from autoscaler.metrics import Metrics
 from autoscaler.operations.runner import MIN_CADENCE, Runner
 from autoscaler.operations.store import FileStore
-from autoscaler.sim.clock import VirtualClock
+from autoscaler.sim.clock import ScaledClock, VirtualClock
 from autoscaler.sim.es.cluster import Cluster
 
 REPO = Path(__file__).parents[3]
@@ -194,3 +195,14 @@ def test_the_demo_fails_without_a_confirmed_scale_up_and_a_drained_scale_down(
 def test_a_policy_directory_is_refused_with_what_to_pass_instead(tmp_path: Path) -> None:
     with pytest.raises(RehearsalError, match="is a directory; --policy takes one policy file"):
         load_rehearsal(str(tmp_path))
+
+
+def test_the_services_waits_follow_the_twins_current_speed() -> None:
+    wall = [0.0]
+    twin = ScaledClock(speed=240.0, start=0.0, monotonic=lambda: wall[0])
+    clock = TwinClock(now=twin.time, speed=240.0, twin=twin)
+    assert clock.wall(60.0) == 0.25  # a 1-minute poll interval at ×240
+    wall[0] = 3.0
+    twin.set_speed(1.0)  # demo --serve, after the summary
+    assert clock.wall(60.0) == 60.0
+    assert clock() == 720.0  # the same time as the twin's
