@@ -2,6 +2,24 @@
 
 Each decision is ``(decider, YES|NO|THROTTLE, explanation)`` in the words of the real
 decider classes (``FilterAllocationDecider``, ``DiskThresholdDecider``, ``ThrottlingAllocationDecider``, ...).
+
+Sources (elastic/elasticsearch, ``server/src/main/java/org/elasticsearch/cluster/``; BEHAVIOUR
+§9 and §18):
+
+* order of the deciders, which is the order an explain lists them in:
+  ``ClusterModule.createAllocationDeciders`` — max_retry, replica_after_primary_active, enable,
+  node_shutdown, filter, same_shard, disk_threshold, throttling, shards_limit;
+* ``routing/allocation/decider/FilterAllocationDecider.java``: the *cluster* filters are
+  judged before the index filters (``shouldFilter``); the index exclude names its setting by
+  the group key ``index.routing.allocation.exclude.`` (trailing dot — ``IndexMetadata``
+  ``INDEX_ROUTING_EXCLUDE_GROUP_SETTING.getKey()``, also seen in real explain transcripts),
+  require/include by their prefix without the dot;
+* ``.../SameShardAllocationDecider.java``: ``a copy of this shard is already allocated to
+  this node [<ShardRouting>]``;
+* ``.../ShardsLimitAllocationDecider.java``: one decision, the cluster-wide limit checked
+  before the index limit, a limit of 0 or less is "no limit", ``count >= limit`` refuses an
+  allocation and ``count > limit`` a copy that stays;
+* ``.../DiskThresholdDecider.java``: the low/high watermark texts below.
 """
 
 from __future__ import annotations
@@ -108,35 +126,79 @@ class DecidersMixin(SettingsMixin):
             return (
                 "filter",
                 "NO",
-                "node matches index setting [index.routing.allocation.exclude] "
+                "node matches index setting [index.routing.allocation.exclude.] "
                 f"filters [{describe(idx.exclude)}]",
             )
         return None
 
-    def _index_limit_remain(self, c: ShardCopy, node: Node) -> Decision | None:
-        """``ShardsLimitAllocationDecider.canRemain``: more than the index limit → NO."""
-        limit = self._indices[c.index].total_shards_per_node
-        count = node.index_counts[c.index]
-        if limit > 0 and count > limit:
+    def _shards_limit(
+        self, c: ShardCopy, node: Node, *, remain: bool, explain: bool = False
+    ) -> Decision | None:
+        """``ShardsLimitAllocationDecider.doDecide``: the cluster limit, then the index limit;
+        ``count >= limit`` refuses an allocation, ``count > limit`` a copy staying (``remain``).
+        None for YES unless ``explain`` (then the YES text). Counts are the twin's projected
+        ones (a relocation counts on its target; ES counts owning shards, i.e. the source) —
+        equal whenever nothing is relocating."""
+        index_limit = self._indices[c.index].total_shards_per_node
+        cluster_limit = self._cfg.total_shards_per_node
+        if index_limit <= 0 and cluster_limit <= 0:
+            if not explain:
+                return None
+            return (
+                "shards_limit",
+                "YES",
+                "total shard limits are disabled: "
+                f"[index: {index_limit}, cluster: {cluster_limit}] <= 0",
+            )
+
+        def over(count: int, limit: int) -> bool:
+            return count > limit if remain else count >= limit
+
+        count = node.proj_count
+        if cluster_limit > 0 and over(count, cluster_limit):
             return (
                 "shards_limit",
                 "NO",
-                f"too many shards [{count}] allocated to this node for index [{c.index}], index "
-                f"setting [index.routing.allocation.total_shards_per_node={limit}]",
+                f"too many shards [{count}] allocated to this node, cluster setting "
+                f"[cluster.routing.allocation.total_shards_per_node={cluster_limit}]",
             )
-        return None
-
-    def _index_cannot_remain(self, c: ShardCopy, node: Node) -> bool:
+        on_node = node.index_counts[c.index]
+        if index_limit > 0 and over(on_node, index_limit):
+            return (
+                "shards_limit",
+                "NO",
+                f"too many shards [{on_node}] allocated to this node for index [{c.index}], "
+                f"index setting [index.routing.allocation.total_shards_per_node={index_limit}]",
+            )
+        if not explain:
+            return None
         return (
-            self._index_filter_decision(c.index, node) is not None
-            or self._index_limit_remain(c, node) is not None
+            "shards_limit",
+            "YES",
+            f"the shard count [{count}] for this node is under the index limit [{index_limit}] "
+            f"and cluster level node limit [{cluster_limit}]",
         )
 
+    def _index_cannot_remain(self, c: ShardCopy, node: Node) -> bool:
+        """Index-level constraints only (filters, ``index...total_shards_per_node``): what the
+        allocator's constrained-move pass looks for."""
+        limit = self._indices[c.index].total_shards_per_node
+        return self._index_filter_decision(c.index, node) is not None or (
+            limit > 0 and node.index_counts[c.index] > limit
+        )
+
+    def _filter_decision(self, index: str, node: Node) -> Decision:
+        """``FilterAllocationDecider.shouldFilter``: cluster filters first, then the index's."""
+        cluster = self._cluster_filter_decision(node)
+        if cluster[1] == "NO":
+            return cluster
+        return self._index_filter_decision(index, node) or cluster
+
     def _can_remain(self, c: ShardCopy, node: Node) -> list[Decision]:
-        fd = self._index_filter_decision(c.index, node) or self._cluster_filter_decision(node)
-        out = [fd, self._shutdown_decision(node)]
+        """``AllocationDeciders.canRemain`` in decider order (node_shutdown before filter)."""
+        out = [self._shutdown_decision(node), self._filter_decision(c.index, node)]
         out.append(self._disk_remain_decision(node))
-        limit = self._index_limit_remain(c, node)
+        limit = self._shards_limit(c, node, remain=True)
         if limit is not None:
             out.append(limit)
         return out
@@ -244,6 +306,16 @@ class DecidersMixin(SettingsMixin):
             ("enable", "NO", f"{enable_msg} [cluster.routing.allocation.enable={cfg.enable}]")
         ):
             return out
+        # node_shutdown, then filter, then same_shard (ClusterModule's decider order)
+        if add(self._shutdown_decision(node)):
+            return out
+        fd = self._filter_decision(c.index, node)
+        if fd[1] == "YES":
+            pin = self._pin_decision(c, node, source.name if source is not None else None)
+            if pin is not None:
+                fd = pin
+        if add(fd):
+            return out
         for o in self._shard_copies(c):
             if o is c and source is None:
                 continue
@@ -263,15 +335,6 @@ class DecidersMixin(SettingsMixin):
         else:
             if explain:
                 out.append(("same_shard", "YES", "this node does not hold a copy of this shard"))
-        fd = self._index_filter_decision(c.index, node) or self._cluster_filter_decision(node)
-        if fd[1] == "YES":
-            pin = self._pin_decision(c, node, source.name if source is not None else None)
-            if pin is not None:
-                fd = pin
-        if add(fd):
-            return out
-        if add(self._shutdown_decision(node)):
-            return out
         if cfg.threshold_enabled:
             total = node.disk_bytes
             used = node.reserved_bytes()
@@ -307,93 +370,70 @@ class DecidersMixin(SettingsMixin):
                 )
             if add(d):
                 return out
-        index_limit = idx.total_shards_per_node
-        on_node = node.index_counts[c.index]
-        if (
-            index_limit > 0
-            and on_node >= index_limit
-            and add(
-                (
-                    "shards_limit",
-                    "NO",
-                    f"too many shards [{on_node}] allocated to this node for index [{c.index}], index "
-                    f"setting [index.routing.allocation.total_shards_per_node={index_limit}]",
-                )
-            )
-        ):
+        throttle = self._throttle_decision(c, node, source=source, primary=primary, explain=explain)
+        limit = self._shards_limit(c, node, remain=False, explain=explain)
+        if explain:  # throttling, then shards_limit (decider order)
+            out.extend(d for d in (throttle, limit) if d is not None)
             return out
-        limit = cfg.total_shards_per_node
-        if (
-            limit >= 0
-            and node.proj_count >= limit
-            and add(
-                (
-                    "shards_limit",
-                    "NO",
-                    f"too many shards [{node.proj_count}] allocated to this node, cluster setting "
-                    f"[cluster.routing.allocation.total_shards_per_node={limit}]",
-                )
-            )
-        ):
-            return out
-        # throttling
+        # Without explain the list ends with the deciding decision, and a NO wins over a
+        # THROTTLE (AllocationDeciders.canAllocate returns at a NO, only remembers a THROTTLE).
+        if limit is not None:
+            out.append(limit)
+        elif throttle is not None:
+            out.append(throttle)
+        return out
+
+    def _throttle_decision(
+        self,
+        c: ShardCopy,
+        node: Node,
+        *,
+        source: Node | None,
+        primary: ShardCopy | None,
+        explain: bool,
+    ) -> Decision | None:
+        """``ThrottlingAllocationDecider``: THROTTLE, or (``explain`` only) its YES."""
+        cfg = self._cfg
         if c.primary and source is None and primary is c:
             init = sum(
                 1 for r in self._recoveries if r.target == node.name and r.kind == "existing_store"
             )
             if init >= cfg.initial_primaries:
-                add(
-                    (
-                        "throttling",
-                        "THROTTLE",
-                        f"reached the limit of ongoing initial primary recoveries [{init}], cluster "
-                        "setting [cluster.routing.allocation.node_initial_primaries_recoveries="
-                        f"{cfg.initial_primaries}]",
-                    )
-                )
-                return out
-        else:
-            if node.incoming >= cfg.incoming and add(
-                (
+                return (
                     "throttling",
                     "THROTTLE",
-                    f"reached the limit of incoming shard recoveries [{node.incoming}], cluster "
-                    "setting [cluster.routing.allocation.node_concurrent_incoming_recoveries="
-                    f"{cfg.incoming}] (can also be set via "
-                    "[cluster.routing.allocation.node_concurrent_recoveries])",
+                    f"reached the limit of ongoing initial primary recoveries [{init}], cluster "
+                    "setting [cluster.routing.allocation.node_initial_primaries_recoveries="
+                    f"{cfg.initial_primaries}]",
                 )
-            ):
-                return out
-            # ThrottlingAllocationDecider counts outgoing recoveries on the node of the
-            # primary (the peer recovery source), also when a replica relocates
-            src = source if c.primary else None
-            if src is None and primary is not None and primary.node is not None:
-                src = self._nodes.get(primary.node)
-            if (
-                src is not None
-                and src.outgoing >= cfg.outgoing
-                and add(
-                    (
-                        "throttling",
-                        "THROTTLE",
-                        f"reached the limit of outgoing shard recoveries [{src.outgoing}] on the node "
-                        f"[{src.id}] which holds the primary, cluster setting "
-                        "[cluster.routing.allocation.node_concurrent_outgoing_recoveries="
-                        f"{cfg.outgoing}] (can also be set via "
-                        "[cluster.routing.allocation.node_concurrent_recoveries])",
-                    )
-                )
-            ):
-                return out
-            if explain and out[-1][0] != "throttling":
-                out.append(
-                    (
-                        "throttling",
-                        "YES",
-                        "below shard recovery limit of [" + str(cfg.incoming) + "]",
-                    )
-                )
-        return out
+            return None
+        if node.incoming >= cfg.incoming:
+            return (
+                "throttling",
+                "THROTTLE",
+                f"reached the limit of incoming shard recoveries [{node.incoming}], cluster "
+                "setting [cluster.routing.allocation.node_concurrent_incoming_recoveries="
+                f"{cfg.incoming}] (can also be set via "
+                "[cluster.routing.allocation.node_concurrent_recoveries])",
+            )
+        # ThrottlingAllocationDecider counts outgoing recoveries on the node of the
+        # primary (the peer recovery source), also when a replica relocates
+        src = source if c.primary else None
+        if src is None and primary is not None and primary.node is not None:
+            src = self._nodes.get(primary.node)
+        if src is not None and src.outgoing >= cfg.outgoing:
+            return (
+                "throttling",
+                "THROTTLE",
+                f"reached the limit of outgoing shard recoveries [{src.outgoing}] on the node "
+                f"[{src.id}] which holds the primary, cluster setting "
+                "[cluster.routing.allocation.node_concurrent_outgoing_recoveries="
+                f"{cfg.outgoing}] (can also be set via "
+                "[cluster.routing.allocation.node_concurrent_recoveries])",
+            )
+        if not explain:
+            return None
+        return ("throttling", "YES", "below shard recovery limit of [" + str(cfg.incoming) + "]")
 
     @staticmethod
     def _verdict(decisions: Sequence[Decision]) -> str:

@@ -68,7 +68,8 @@ async def test_index_exclude_filter_drains_that_index_off_a_node() -> None:
         explain = await es.cluster.allocation_explain(index="logs", shard=0, primary=True)
         es2 = next(d for d in explain["node_allocation_decisions"] if d["node_name"] == "es-2")
         assert es2["deciders"][0]["explanation"] == (
-            'node matches index setting [index.routing.allocation.exclude] filters [_name:"es-2"]'
+            # the group key has a trailing dot (IndexMetadata INDEX_ROUTING_EXCLUDE_GROUP_SETTING)
+            'node matches index setting [index.routing.allocation.exclude.] filters [_name:"es-2"]'
         )
         nested = await es.indices.get_settings(index="logs")
         assert nested["logs"]["settings"]["index"]["routing"]["allocation"]["exclude"] == {
