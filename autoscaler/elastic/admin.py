@@ -82,8 +82,10 @@ __all__ = [
 
 EXCLUDE_NAME: Final = "cluster.routing.allocation.exclude._name"
 CLUSTER_SHARDS_PER_NODE: Final = "cluster.routing.allocation.total_shards_per_node"
-EXPLANATION_LIMIT: Final = 600
+EXPLANATION_LIMIT: Final = 1200
 """Characters of deciders' explanations a blocked drain's failure quotes (they can be long)."""
+DECIDER_TEXT_LIMIT: Final = 400
+"""Characters of one decider's explanation quoted (a ``same_shard`` text holds a routing)."""
 LONG_POLL_MARGIN: Final = 5.0
 """Seconds the client waits beyond a long-poll's server-side ``timeout``."""
 DEFAULT_CALL_TIMEOUT: Final = 30.0
@@ -410,9 +412,10 @@ def move_block(body: dict[str, Any], *, limit: int = EXPLANATION_LIMIT) -> str |
     Blocked = it may not remain, ``can_move_to_other_node`` is ``"no"`` and *every* other
     node said ``"no"``: a ``throttled`` node (ES prints ``can_move_to_other_node: "no"`` then
     too, with the "busy ... Please wait" explanation), ``yes`` or ``worse_balance`` is not a
-    block, nor is an answer without the per-node list. The text groups the deciders'
-    explanations by node (``es-0, es-1: shards_limit: too many shards …``) and is cut at
-    ``limit`` characters."""
+    block, nor is an answer without the per-node list. The text lists the NO deciders'
+    explanations, nodes with the same words grouped (``es-0, es-1: shards_limit: too many
+    shards …``), in ES's node order; each explanation is cut at ``DECIDER_TEXT_LIMIT`` and
+    the whole at ``limit`` characters."""
     if body.get("can_remain_on_current_node") != "no":
         return None
     if body.get("can_move_to_other_node") != "no":
@@ -428,7 +431,7 @@ def move_block(body: dict[str, Any], *, limit: int = EXPLANATION_LIMIT) -> str |
         listed = e.get("deciders")
         deciders: list[Any] = listed if isinstance(listed, list) else []
         texts = [
-            f"{d.get('decider')}: {d.get('explanation')}"
+            _shorten(f"{d.get('decider')}: {d.get('explanation')}", DECIDER_TEXT_LIMIT)
             for d in deciders
             if isinstance(d, dict) and d.get("decision") == "NO"
         ] or ["no"]
@@ -436,7 +439,7 @@ def move_block(body: dict[str, Any], *, limit: int = EXPLANATION_LIMIT) -> str |
     if not reasons:
         text = "no other node can hold it"
     else:
-        text = " | ".join(f"{', '.join(nodes)}: {why}" for why, nodes in reasons.items())
+        text = " | ".join(f"{', '.join(sorted(nodes))}: {why}" for why, nodes in reasons.items())
     return _shorten(text, limit)
 
 
@@ -569,11 +572,10 @@ class EsAdmin:
         )
 
     async def indices(self) -> list[EsIndex]:
-        """Every index (hidden ones too): shards and replicas and the per-node limit from
-        ``GET /_all`` (filtered to those settings), stored bytes summed from ``_cat/shards``.
-
-        (``GET /_all`` + ``filter_path`` rather than ``_cat/indices`` + ``/_all/_settings``:
-        same facts from APIs the twin also serves.)"""
+        """Every index (hidden ones too): shards, replicas, the per-node limit and the ``_name``
+        allocation filters from ``GET /_all/_settings`` (filtered to those settings; the
+        ``indices.get_settings`` API, ``view_index_metadata``), stored bytes summed from
+        ``_cat/shards``."""
         prefix = "*.settings.index."
         fields = (
             "number_of_shards",
@@ -585,7 +587,7 @@ class EsAdmin:
         )
         try:
             settings = await self._get_object(
-                "/_all",
+                "/_all/_settings",
                 {"expand_wildcards": "all", "filter_path": ",".join(prefix + f for f in fields)},
             )
         except ApiError as e:

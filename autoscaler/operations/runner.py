@@ -9,7 +9,9 @@ and finishes the operation — no half state (DESIGN §6).
 A drain whose copies Elasticsearch says can never leave fails at once instead of waiting for
 the stall window: each drain check asks ``_cluster/allocation/explain`` about one copy still
 sitting on a victim (rotating over them), and a copy that may not remain and that every other
-node refuses (``elastic.admin.move_block``) fails the drain with the deciders' own words.
+node refuses (``elastic.admin.move_block``) fails the drain with the deciders' own words — as
+soon as nothing is relocating (explain judges the current placement; while shards move, ES
+may still be making room).
 Explain errors only mean "no verdict": the stall window and ``drainTimeout`` still apply.
 
 Waits are bounded by the phase's deadline (policy ``safety``, measured from when the phase
@@ -674,15 +676,23 @@ class Runner:
         return Outcome("done", f"excluded {', '.join(op.victims)} from allocation")
 
     async def _explain_block(
-        self, op: Operation, b: Binding, sitting: list[CopyRef], asked: dict[CopyRef, int]
-    ) -> str | None:
-        """Ask ``_cluster/allocation/explain`` about one copy still sitting on a victim — the
-        one asked least often so far, so every copy gets its turn — and return why the drain
-        can never finish if Elasticsearch says that copy may not remain and no node may take
-        it. Any error is no verdict (DEBUG log; the stall window still applies)."""
+        self,
+        op: Operation,
+        b: Binding,
+        sitting: list[CopyRef],
+        asked: dict[CopyRef, int],
+        *,
+        first: CopyRef | None = None,
+    ) -> tuple[CopyRef | None, str | None]:
+        """Ask ``_cluster/allocation/explain`` about one copy still sitting on a victim —
+        ``first`` if it is still there, else the one asked least often so far, so every copy
+        gets its turn — and return it with why the drain can never finish if Elasticsearch
+        says that copy may not remain and no node may take it. Any error is no verdict
+        (DEBUG log; the stall window still applies)."""
         if not sitting:
-            return None
-        ref = min(sitting, key=lambda c: asked.get(c, 0))
+            return None, None
+        ref = first if first in sitting else min(sitting, key=lambda c: asked.get(c, 0))
+        assert ref is not None
         asked[ref] = asked.get(ref, 0) + 1
         try:
             body = await b.admin.allocation_explain(
@@ -696,7 +706,7 @@ class Runner:
                 "drain_explain_failed",
                 extra=_fields(id=op.id, copy=ref.label(), error=str(e)[:300]),
             )
-            return None
+            return ref, None
         why = move_block(body)
         if why is None:
             throttled = any(
@@ -705,29 +715,40 @@ class Runner:
             )
             result = "throttled" if throttled else "movable"
             self.metrics.drain_explains.labels(op.policy, result).inc()
-            return None
+            return ref, None
         self.metrics.drain_explains.labels(op.policy, "blocked").inc()
-        return f"drain blocked: {ref.label()} may not remain and no other node may take it: {why}"
+        return ref, (
+            f"drain blocked: {ref.label()} may not remain and no other node may take it: {why}"
+        )
 
     async def _draining(self, op: Operation, b: Binding) -> Outcome:
         window = stall_window(b.policy.safety.drainTimeout)
         progress: tuple[int, float] | None = None  # (copies left, since when unchanged+idle)
         asked: dict[CopyRef, int] = {}
+        suspect: CopyRef | None = None  # explained as blocked while shards were moving
 
         async def check() -> str | Outcome | None:
-            nonlocal progress
+            nonlocal progress, suspect
             copies, sitting = await b.admin.drain_view(op.victims)
             left = sum(copies.get(v, 0) for v in op.victims)
             if left == 0:
                 return f"{', '.join(op.victims)} hold no shard copies"
-            blocked = await self._explain_block(op, b, sitting, asked)
-            if blocked is not None:
-                return Outcome("blocked", blocked)
-            # a stall: copies still on the victims, none leaving, nothing moving anywhere
-            # for a while (not just the moment after the exclusion, before the allocator acts)
             h = await b.admin.health(timeout=0)
             now = self.clock()
             moving = h.relocating_shards + h.initializing_shards > 0
+            # Explain judges the current placement only; while shards move, the allocator may
+            # still be making room (ES 8.6+ plans moves towards a desired balance). A blocked
+            # answer fails the drain only when nothing moves; until then that copy is asked
+            # again at every check.
+            ref, blocked = await self._explain_block(op, b, sitting, asked, first=suspect)
+            if blocked is not None:
+                if not moving:
+                    return Outcome("blocked", blocked)
+                suspect = ref
+            elif ref is not None and ref == suspect:
+                suspect = None
+            # a stall: copies still on the victims, none leaving, nothing moving anywhere
+            # for a while (not just the moment after the exclusion, before the allocator acts)
             if moving or progress is None or progress[0] != left:
                 progress = (left, now)
             elif now - progress[1] >= window:
