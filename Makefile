@@ -13,13 +13,15 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
+# Reproducible: only hash-locked packages and the project itself are installed, with the pip
+# that `venv` brings (23.x for Python 3.11; it installs requirements/dev.lock as it is) — no
+# `pip install --upgrade pip`, which would fetch whatever pip is newest on the day.
 $(STAMP): requirements/dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
 	  v=$$($(PYTHON) --version 2>&1) || v='not found'; \
 	  echo "es-autoscaler needs Python >= 3.11; '$(PYTHON)' is: $$v" >&2; \
 	  echo "Point make at a newer one, e.g.: make demo PYTHON=python3.12" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)

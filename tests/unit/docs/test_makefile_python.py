@@ -52,3 +52,27 @@ def test_make_says_when_the_python_it_was_given_does_not_exist(scratch: Path) ->
     result = _make(scratch, str(scratch / "no-such-python"))
     assert result.returncode != 0
     assert "is: not found" in result.stderr
+
+
+def test_the_venv_bootstrap_installs_only_the_hash_locked_requirements_and_the_project(
+    scratch: Path,
+) -> None:
+    # A reproducible bootstrap: no unpinned `pip install --upgrade pip` (or any other package
+    # by name); the pip that `venv` brings installs the lock. The stand-in interpreter passes
+    # the version check, makes `.venv/bin/python` a copy of itself and logs every call.
+    log = scratch / "calls.log"
+    fake = scratch / "python3.11"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> "{log}"\n'
+        'if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; fi\n'
+    )
+    fake.chmod(0o755)
+    result = _make(scratch, str(fake))
+    assert result.returncode == 0, result.stderr
+    pip = [line for line in log.read_text().splitlines() if line.startswith("-m pip")]
+    assert pip == [
+        "-m pip install --quiet --require-hashes -r requirements/dev.lock",
+        "-m pip install --quiet --no-deps -e .",
+    ]
+    assert (scratch / ".venv" / ".installed").exists()
