@@ -1,4 +1,12 @@
-"""``_cluster/allocation/explain`` bodies built from the deciders."""
+"""``_cluster/allocation/explain`` bodies built from the deciders.
+
+Shapes and words from elastic/elasticsearch (BEHAVIOUR §9, §18): ``ClusterAllocationExplanation``
+and ``routing/allocation/MoveDecision.java`` (``can_move_to_other_node`` is ``"yes"`` only for
+a YES move — a THROTTLED one prints ``"no"`` with the "busy ... Please wait" explanation),
+``routing/allocation/Explanations.java`` (the texts), and
+``action/admin/cluster/allocation/TransportClusterAllocationExplainAction.findShardToExplain``
+(the 400s for a copy that is not on ``current_node``).
+"""
 
 from __future__ import annotations
 
@@ -79,14 +87,27 @@ class ExplainMixin(AllocatorMixin):
                 continue
             if current_node is not None:
                 n = self._nodes.get(current_node) or self._nodes_by_id.get(current_node)
-                if n is None:
-                    raise illegal_argument(f"unable to find node with id or name [{current_node}]")
+                if n is None:  # DiscoveryNodes.resolveNode
+                    raise illegal_argument(f"failed to resolve [{current_node}], no matching nodes")
                 if c.node != n.name:
                     continue
             return c
+        if primary:  # findShardToExplain: the primary is on another node
+            raise illegal_argument(
+                f"unable to find primary shard assigned to node [{current_node}]"
+            )
+        if current_node is not None:
+            raise illegal_argument(
+                f"unable to find a replica shard assigned to node [{current_node}]"
+            )
+        # ClusterAllocationExplainRequest.toString() (no closing bracket of its own);
+        # includeYesDecisions is not known here and printed false
+        request = (
+            f"ClusterAllocationExplainRequest[index={index},shard={shard},primary?=false,"
+            "includeYesDecisions?=false"
+        )
         raise illegal_argument(
-            f"unable to find any {'primary' if primary else 'replica'} shards for shard "
-            f"[{index}][{shard}] on node [{current_node}]"
+            f"unable to find any shards to explain [{request}] in the routing table"
         )
 
     def first_unassigned(self) -> ShardCopy | None:

@@ -15,8 +15,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from _ops_kit import GIB, es_state, eventually, make_policy, rig, sim, small_twin
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import AsyncElasticsearch, BadRequestError
 
 from autoscaler.elastic.admin import EsAdmin, move_block
 from autoscaler.sim.datasets import IndexSpec
@@ -264,5 +265,23 @@ async def test_the_twin_explains_a_same_shard_block_as_elasticsearch_does() -> N
             assert move_block(throttled) is None
             assert move_block(body | {"can_move_to_other_node": "yes"}) is None
             assert move_block(body | {"can_remain_on_current_node": "yes"}) is None
+            # a copy that is not where the request says: ES's 400s (findShardToExplain)
+            wrong = "es-data-0" if here["prirep"] == "r" else "es-data-2"
+            other = next(x for x in rows if x["node"] == wrong)
+            with pytest.raises(BadRequestError) as bad:
+                await es.cluster.allocation_explain(
+                    index="triple", shard=0, primary=other["prirep"] != "p", current_node=wrong
+                )
+            kind = "primary shard" if other["prirep"] != "p" else "a replica shard"
+            assert bad.value.body["error"]["reason"] == (
+                f"unable to find {kind} assigned to node [{wrong}]"
+            )
+            with pytest.raises(BadRequestError) as bad:
+                await es.cluster.allocation_explain(
+                    index="triple", shard=0, primary=True, current_node="nope"
+                )
+            assert (
+                bad.value.body["error"]["reason"] == "failed to resolve [nope], no matching nodes"
+            )
         finally:
             await es.close()

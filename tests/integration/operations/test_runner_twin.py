@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from _ops_kit import (
     GIB,
     NS,
@@ -172,11 +173,13 @@ async def test_removing_master_eligible_nodes_that_would_lose_quorum_is_refused(
             assert state["settings"]["excluded_names"] == []
 
 
+@pytest.mark.parametrize("status", [400, 500])
 async def test_drain_explain_error_falls_back_to_the_stall_timer(
-    tmp_path: Path,
+    tmp_path: Path, status: int
 ) -> None:
-    """A pinned copy with allocation explain failing (500 on every call): no verdict, so the
-    drain is failed by the stall window — early, our exclusion removed, replicas kept."""
+    """A pinned copy with allocation explain failing on every call (a 400 as for a copy that
+    moved away, or a 500): no verdict, so the drain is failed by the stall window — early,
+    our exclusion removed, replicas kept."""
     async with small_twin(nodes=4) as twin:
         # stall window: a quarter of drainTimeout (2 s), well before the timeout itself
         policy = make_policy(es_url=twin.es_url, safety={"drainTimeout": "8s"})
@@ -193,7 +196,7 @@ async def test_drain_explain_error_falls_back_to_the_stall_timer(
             )
             await fault(
                 twin,
-                {"type": "error", "app": "es", "status": 500, "path": "allocation/explain"},
+                {"type": "error", "app": "es", "status": status, "path": "allocation/explain"},
             )
             op = await r.run(to=3)
             assert op.state == "failed"
