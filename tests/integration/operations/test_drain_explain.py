@@ -20,6 +20,7 @@ from _ops_kit import GIB, es_state, eventually, make_policy, rig, sim, small_twi
 from elasticsearch import AsyncElasticsearch, BadRequestError
 
 from autoscaler.elastic.admin import EsAdmin, move_block
+from autoscaler.elastic.client import server_info
 from autoscaler.sim.datasets import IndexSpec
 
 SLOW_STALL = {"drainTimeout": "2h"}  # stall window 2 min: longer than any test may take
@@ -283,5 +284,32 @@ async def test_the_twin_explains_a_same_shard_block_as_elasticsearch_does() -> N
             assert (
                 bad.value.body["error"]["reason"] == "failed to resolve [nope], no matching nodes"
             )
+        finally:
+            await es.close()
+
+
+async def test_a_7x_server_is_explained_with_its_compatible_with_7_headers() -> None:
+    """The 8.x client's own ``cluster.allocation_explain`` would send ``compatible-with=8``;
+    ``EsAdmin`` sends the same request with the 7 headers to a 7.17 server (the twin emulates
+    its refusal of 8)."""
+    triple = (IndexSpec("triple", 1, 2, GIB),)
+    async with small_twin(nodes=3, indices=triple, es_version="7.17.27") as twin:
+        es = AsyncElasticsearch(twin.es_url, request_timeout=5, max_retries=0)
+        try:
+            server = await server_info(es)
+            assert server.major == 7
+            admin = EsAdmin(es, server=server)
+            await admin.exclude(["es-data-2"])
+            counts, sitting = await admin.drain_view(["es-data-2"])
+            assert counts == {"es-data-2": 1}
+            [here] = sitting
+            body = await admin.allocation_explain(
+                index=here.index, shard=here.shard, primary=here.primary, current_node=here.node
+            )
+            assert body["can_remain_on_current_node"] == "no"
+            assert "roles" not in body["current_node"]  # 8.11+ only
+            why = move_block(body)
+            assert why is not None
+            assert "same_shard: a copy of this shard is already allocated" in why
         finally:
             await es.close()
