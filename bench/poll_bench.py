@@ -8,9 +8,12 @@ What is measured (what ``Poller._poll`` does with a body, with the functions it 
 
 * ``decode``: the body through the Elasticsearch client's own serializer for the content type
   an 8.x server answers with (orjson since issue 10) — taken from a real ``make_client``;
-* ``processing``: ``parse_node_rows`` + ``read_tier_rows`` (tier selection and aggregates, one
-  per distinct tier) + each policy's row, for 50 policies on one tier (older trees: their
-  poller's path, ``parse_node_stats`` + ``read_tiers`` or per-policy ``aggregate``);
+* ``processing``: ``signals.poller.read_poll``, the function ``Poller._poll`` hands the
+  decoded body to — ``parse_node_rows`` + ``read_tier_rows`` (tier selection and aggregates,
+  one per distinct tier) + each policy's ``TierResult`` + the rows kept for the next poll's
+  rates — for 50 policies on one tier (older trees, without ``read_poll``: a copy of their
+  poller's path, ``parse_node_rows`` + ``read_tier_rows``, ``parse_node_stats`` +
+  ``read_tiers`` or per-policy ``aggregate``);
 * two key sets: the shipped ``prod-data-cpu-heap`` policy's keys (what its poll asks for) and
   every ``(metric, aggregate)`` (40 keys, rates included).
 
@@ -52,6 +55,10 @@ try:  # the poller's path since the row reader (no NodeSample per node)
     from autoscaler.signals.nodes import parse_node_rows, read_tier_rows
 except ImportError:  # an older tree: its poller read NodeSamples with read_tiers
     parse_node_rows = read_tier_rows = None  # type: ignore[assignment]
+try:  # the poller's own processing function (no copy of it here to drift from it)
+    from autoscaler.signals.poller import read_poll
+except ImportError:  # an older tree: the copies of its path below
+    read_poll = None  # type: ignore[assignment]
 
 ROOT = Path(__file__).resolve().parents[1]
 NODES = 1000
@@ -152,9 +159,12 @@ def measure(name: str, keys: Sequence[MetricKey], before: bytes, body: bytes) ->
             tier = select_tier(samples, roles=sub.roles, name_pattern=sub.name_pattern)
             aggregate(tier, previous, sub.keys)
 
+    def process_poll() -> None:  # what Poller._poll does, by calling what it calls
+        read_poll(obj, previous=previous_rows, tier_keys=tier_keys, subscribers=subs)
+
     if read_tier_rows is not None:
         previous_rows = {r[0]: r for r in parse_node_rows(decode(before))}
-        process = process_rows
+        process = process_poll if read_poll is not None else process_rows
     elif read_tiers is None:
         process = process_before
     row = aggregate(select_tier(parse_node_stats(obj), roles=subs[0].roles), previous, keys)

@@ -42,6 +42,7 @@ that served no query in the interval.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -50,6 +51,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, Final
 
 from autoscaler.core.observations import MetricKey
+from autoscaler.signals.node_readers import NodeRow, Unusual, compiled_reader, read_node_fast
 
 __all__ = [
     "AGGREGATES",
@@ -277,38 +279,25 @@ def parse_node_rows(body: Any) -> list[NodeRow]:
     if not isinstance(nodes, Mapping):
         raise StatsFormatError("'nodes' is not an object")
     roles_cache: dict[tuple[str, ...], frozenset[str]] = {}
-    out = []
-    fast = _parse_node_fast
-    for node_id, node in nodes.items():
-        nid = node_id if type(node_id) is str else str(node_id)
-        try:
-            out.append(fast(nid, node, roles_cache))
-        except (_Unusual, OverflowError):
-            # The general reader decides, and names the field that is wrong: also when an int
-            # beyond a double overflowed here, since it may read another bad field first.
-            out.append(row_of(_parse_node(nid, node)))
-    return out
+    # The loop compiled for the first node's shape reads every node that has it (all of a
+    # filtered poll); any other node goes to ``_read_node``, one at a time.
+    reader = compiled_reader(next(iter(nodes.values()), None)) if type(nodes) is dict else None
+    if reader is not None:
+        return reader(nodes.items(), roles_cache, _read_node)
+    return [_read_node(node_id, node, roles_cache) for node_id, node in nodes.items()]
 
 
-NodeRow = tuple[
-    str,
-    str,
-    frozenset[str],
-    float,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-]
-"""A ``NodeSample``'s fields as a plain tuple, in field order (``row_of``)."""
+def _read_node(
+    node_id: Any, node: Any, roles_cache: dict[tuple[str, ...], frozenset[str]]
+) -> NodeRow:
+    nid = node_id if type(node_id) is str else str(node_id)
+    try:
+        return read_node_fast(nid, node, roles_cache)
+    except (Unusual, OverflowError):
+        # The general reader decides, and names the field that is wrong: also when an int
+        # beyond a double overflowed here, since it may read another bad field first.
+        return row_of(_parse_node(nid, node))
+
 
 _SAMPLE_FIELDS: Final = tuple(NodeSample.__dataclass_fields__)
 # Column numbers of a NodeRow (literal, so that mypy knows each column's type).
@@ -337,6 +326,7 @@ _GAUGE_COLUMN: Final = {
     "write_queue": _WQ,
 }
 _row_getter = attrgetter(*_SAMPLE_FIELDS)
+_roles_of = itemgetter(_ROLES)
 _set_dict = object.__setattr__
 
 
@@ -354,191 +344,7 @@ def _sample_of(row: NodeRow) -> NodeSample:
     return sample
 
 
-class _Unusual(Exception):
-    """A node not in the common shape; ``_parse_node`` (the reference reader) takes over."""
-
-
-_INF: Final = float("inf")
 _new_sample = object.__new__
-
-
-# The fast reader converts the common case inline: ``v + 0.0 if type(v) is int`` is
-# ``float(v)`` (both convert with PyLong_AsDouble: same rounding, same OverflowError for an int
-# beyond a double) without a call per field; every other value goes through ``_fnum``.
-
-
-def _fnum(value: Any) -> float | None:
-    """``_num`` of a value already looked up: what json.loads/orjson give for a number."""
-    if value is None:
-        return None
-    kind = type(value)
-    if kind is float:
-        return value if -_INF < value < _INF else None  # NaN and ±inf → missing
-    if kind is int:
-        return float(value)
-    raise _Unusual
-
-
-def _sub(obj: Any, key: str) -> Any:
-    """``obj[key]`` of a JSON object (``None`` when ``obj`` is ``None`` or lacks ``key``)."""
-    if obj is None:
-        return None
-    if type(obj) is not dict:
-        raise _Unusual
-    return obj.get(key)
-
-
-def _parse_node_fast(
-    node_id: str, node: Any, roles_cache: dict[tuple[str, ...], frozenset[str]]
-) -> NodeRow:
-    """``_parse_node`` for nodes shaped as decoded JSON (plain dicts, ints and floats): the
-    same sample as a ``NodeRow``, several times cheaper (a poll of 1,000 nodes parses every
-    node). Anything unusual — a missing timestamp, a wrong type, a non-dict mapping — raises
-    ``_Unusual`` and the reference reader handles the node, so errors read exactly the same."""
-    if type(node) is not dict:
-        raise _Unusual
-    get = node.get
-    v = get("timestamp")
-    ts = v + 0.0 if type(v) is int else _fnum(v)
-    name = get("name", node_id)
-    raw_roles = get("roles", [])
-    if ts is None or type(name) is not str or type(raw_roles) is not list:
-        raise _Unusual
-    role_key = tuple(raw_roles)
-    roles = roles_cache.get(role_key)
-    if roles is None:
-        if not all(type(r) is str for r in raw_roles):
-            raise _Unusual
-        roles = roles_cache[role_key] = frozenset(raw_roles)
-
-    # Each group is looked into only when the body has it (a filtered body has few).
-    cpu = load1 = heap = disk = None
-    search_queue = search_rejected = write_queue = write_rejected = None
-    query_total = query_time_ms = index_total = uptime_ms = None
-    os_ = get("os")
-    if os_ is not None:
-        if type(os_) is not dict:
-            raise _Unusual
-        os_cpu = os_.get("cpu")
-        if os_cpu is not None:
-            if type(os_cpu) is not dict:
-                raise _Unusual
-            v = os_cpu.get("percent")
-            cpu = v + 0.0 if type(v) is int else _fnum(v)
-            load_average = os_cpu.get("load_average")
-            if load_average is not None:
-                if type(load_average) is not dict:
-                    raise _Unusual
-                v = load_average.get("1m")
-                load1 = v + 0.0 if type(v) is int else _fnum(v)
-                if load1 is not None and load1 < 0:
-                    load1 = None
-        if cpu is None:
-            v = os_.get("cpu_percent")
-            cpu = v + 0.0 if type(v) is int else _fnum(v)
-    if cpu is None:
-        v = _sub(_sub(get("process"), "cpu"), "percent")
-        cpu = v + 0.0 if type(v) is int else _fnum(v)
-    if cpu is not None and cpu < 0:
-        cpu = None
-
-    jvm = get("jvm")
-    if jvm is not None:
-        if type(jvm) is not dict:
-            raise _Unusual
-        mem = jvm.get("mem")
-        if mem is not None:
-            if type(mem) is not dict:
-                raise _Unusual
-            v = mem.get("heap_used_percent")
-            heap = v + 0.0 if type(v) is int else _fnum(v)
-            if heap is None:
-                v = mem.get("heap_used_in_bytes")
-                used = v + 0.0 if type(v) is int else _fnum(v)
-                v = mem.get("heap_max_in_bytes")
-                hmax = v + 0.0 if type(v) is int else _fnum(v)
-                if used is not None and hmax:
-                    heap = 100.0 * used / hmax
-        v = jvm.get("uptime_in_millis")
-        uptime_ms = v + 0.0 if type(v) is int else _fnum(v)
-
-    fs = get("fs")
-    if fs is not None:
-        if type(fs) is not dict:
-            raise _Unusual
-        fs_total = fs.get("total")
-        if fs_total is not None:
-            if type(fs_total) is not dict:
-                raise _Unusual
-            v = fs_total.get("total_in_bytes")
-            total = v + 0.0 if type(v) is int else _fnum(v)
-            v = fs_total.get("available_in_bytes")
-            avail = v + 0.0 if type(v) is int else _fnum(v)
-            if total and avail is not None:
-                disk = 100.0 * (1.0 - avail / total)
-
-    pools = get("thread_pool")
-    if pools is not None:
-        if type(pools) is not dict:
-            raise _Unusual
-        search_pool = pools.get("search")
-        if search_pool is not None:
-            if type(search_pool) is not dict:
-                raise _Unusual
-            v = search_pool.get("queue")
-            search_queue = v + 0.0 if type(v) is int else _fnum(v)
-            v = search_pool.get("rejected")
-            search_rejected = v + 0.0 if type(v) is int else _fnum(v)
-        pool = pools.get("write")  # the first of _WRITE_POOLS present
-        if pool is None:
-            pool = pools.get("bulk")
-            if pool is None:
-                pool = pools.get("index")
-        if pool is not None:
-            if type(pool) is not dict:
-                raise _Unusual
-            v = pool.get("queue")
-            write_queue = v + 0.0 if type(v) is int else _fnum(v)
-            v = pool.get("rejected")
-            write_rejected = v + 0.0 if type(v) is int else _fnum(v)
-
-    indices = get("indices")
-    if indices is not None:
-        if type(indices) is not dict:
-            raise _Unusual
-        search = indices.get("search")
-        if search is not None:
-            if type(search) is not dict:
-                raise _Unusual
-            v = search.get("query_total")
-            query_total = v + 0.0 if type(v) is int else _fnum(v)
-            v = search.get("query_time_in_millis")
-            query_time_ms = v + 0.0 if type(v) is int else _fnum(v)
-        indexing = indices.get("indexing")
-        if indexing is not None:
-            if type(indexing) is not dict:
-                raise _Unusual
-            v = indexing.get("index_total")
-            index_total = v + 0.0 if type(v) is int else _fnum(v)
-
-    return (
-        node_id,
-        name,
-        roles,
-        ts / 1000.0,
-        cpu,
-        heap,
-        disk,
-        load1,
-        search_queue,
-        write_queue,
-        query_total,
-        query_time_ms,
-        index_total,
-        search_rejected,
-        write_rejected,
-        uptime_ms,
-    )
 
 
 def nodes_failed(body: Any) -> int:
@@ -768,17 +574,22 @@ def _read_tier(
     and aggregate ``keys`` over it: ``aggregate(select_tier(…))``, column by column."""
     roles, name_pattern = tier
     rx = re.compile(name_pattern) if name_pattern is not None else None
-    member: dict[frozenset[str], bool] = {}
-    nodes: list[NodeRow] = []
-    for i, r in enumerate(rows):
-        node_roles = r[_ROLES]
-        ok = member.get(node_roles)
-        if ok is None:
-            ok = member[node_roles] = any(role_matches(x, node_roles) for x in roles)
-        if ok and (rx is None or rx.search(r[_NAME])):
-            nodes.append(r)
-            if members is not None:
-                members.append(i)
+    member = {
+        node_roles: any(role_matches(x, node_roles) for x in roles)
+        for node_roles in set(map(_roles_of, rows))  # a handful of distinct role sets
+    }
+    nodes: Sequence[NodeRow]
+    if rx is None and all(member.values()):  # the common case: every node is of the tier
+        nodes = rows
+        if members is not None:
+            members.extend(range(len(rows)))
+    else:
+        nodes = []
+        for i, r in enumerate(rows):
+            if member[r[_ROLES]] and (rx is None or rx.search(r[_NAME])):
+                nodes.append(r)
+                if members is not None:
+                    members.append(i)
     wanted = list(dict.fromkeys(keys))
     metrics = {m for m, _ in wanted}
     per_metric: dict[str, list[float]] = {}
@@ -798,9 +609,36 @@ def _read_tier(
         per_metric.update(_rate_columns(nodes, previous, metrics & RATES))
     return TierRows(
         len(nodes),
-        {(m, how): aggregate_values(per_metric[m], how) for m, how in wanted},
+        _tier_row(per_metric, wanted),
         tuple(sorted(r[_NAME] for r in nodes)),
     )
+
+
+def _tier_row(
+    per_metric: Mapping[str, list[float]], wanted: Sequence[MetricKey]
+) -> dict[MetricKey, float | None]:
+    """``{(m, how): aggregate_values(per_metric[m], how)}``, sorting each metric's values at
+    most once: with ``p90`` asked, ``min`` and ``max`` are read off the same sorted list."""
+    sorted_of: dict[str, list[float]] = {}
+    for m, how in wanted:
+        if how == "p90" and m not in sorted_of and per_metric[m]:
+            sorted_of[m] = sorted(per_metric[m])
+    row: dict[MetricKey, float | None] = {}
+    for m, how in wanted:
+        ordered = sorted_of.get(m)
+        if ordered is None:
+            row[(m, how)] = aggregate_values(per_metric[m], how)
+        elif how == "min":
+            row[(m, how)] = ordered[0]  # stable sort: the first of the smallest, as min() gives
+        elif how == "max":
+            # min()/max() return the first of equal values, which tells 0.0 from -0.0: the
+            # first of the largest is where bisect_left puts the largest (stable sort).
+            row[(m, how)] = ordered[bisect.bisect_left(ordered, ordered[-1])]
+        elif how == "p90":
+            row[(m, how)] = ordered[-(-9 * len(ordered) // 10) - 1]  # rank as ``p90`` does
+        else:  # avg in body order: fsum's "intermediate overflow" depends on the order
+            row[(m, how)] = aggregate_values(per_metric[m], how)
+    return row
 
 
 def _rate_columns(
@@ -817,39 +655,38 @@ def _rate_columns(
     indexing = out.get("indexing_rate")
     latency = out.get("search_latency_ms")
     get = previous.get
+    tolerance = _RESTART_TOLERANCE_MS
     # ``node_rates`` unrolled, one column at a time: a counter that went backwards (a reset)
-    # or is missing on either side gives no value (``_delta``).
-    for cur in nodes:
-        prev = get(cur[_ID])
+    # or is missing on either side gives no value (``_delta``). Rows are unpacked whole (one
+    # bytecode each) rather than indexed column by column: this loop runs per node per poll.
+    for nid, _, _, at, _, _, _, _, _, _, qt, qms, it, sr, wr, up in nodes:
+        prev = get(nid)
         if prev is None:
             continue
-        dt_ms = (cur[_AT] - prev[_AT]) * 1000.0
+        _, _, _, p_at, _, _, _, _, _, _, p_qt, p_qms, p_it, p_sr, p_wr, p_up = prev
+        dt_ms = (at - p_at) * 1000.0
         if dt_ms <= 0:
             continue
-        up = cur[_UP]
-        if up is not None:  # ``_restarted``
-            prev_up = prev[_UP]
-            if (prev_up is not None and up < prev_up) or up + _RESTART_TOLERANCE_MS < dt_ms:
-                continue
+        if up is not None and ((p_up is not None and up < p_up) or up + tolerance < dt_ms):
+            continue  # ``_restarted``
         dt = dt_ms / 1000.0
-        if search_rej is not None:
-            c, p = cur[_SR], prev[_SR]
-            if c is not None and p is not None and c >= p:
-                search_rej.append((c - p) / dt)
-        if write_rej is not None:
-            c, p = cur[_WR], prev[_WR]
-            if c is not None and p is not None and c >= p:
-                write_rej.append((c - p) / dt)
-        if indexing is not None:
-            c, p = cur[_IT], prev[_IT]
-            if c is not None and p is not None and c >= p:
-                indexing.append((c - p) / dt)
-        if latency is not None:
-            c, p = cur[_QT], prev[_QT]
-            if c is not None and p is not None and (d_qt := c - p) >= 0 and d_qt:
-                c, p = cur[_QMS], prev[_QMS]
-                if c is not None and p is not None and (d_qms := c - p) >= 0:
-                    latency.append(d_qms / d_qt)
+        if search_rej is not None and sr is not None and p_sr is not None and sr >= p_sr:
+            search_rej.append((sr - p_sr) / dt)
+        if write_rej is not None and wr is not None and p_wr is not None and wr >= p_wr:
+            write_rej.append((wr - p_wr) / dt)
+        if indexing is not None and it is not None and p_it is not None and it >= p_it:
+            indexing.append((it - p_it) / dt)
+        if (
+            latency is not None
+            and qt is not None
+            and p_qt is not None
+            and (d_qt := qt - p_qt) >= 0
+            and d_qt
+            and qms is not None
+            and p_qms is not None
+            and (d_qms := qms - p_qms) >= 0
+        ):
+            latency.append(d_qms / d_qt)
     return out
 
 

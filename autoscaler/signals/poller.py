@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
@@ -50,7 +51,15 @@ from autoscaler.signals.nodes import (
     read_tier_rows,
 )
 
-__all__ = ["PollResult", "Poller", "TierResult", "TierSubscription", "rows_by_policy"]
+__all__ = [
+    "PollReading",
+    "PollResult",
+    "Poller",
+    "TierResult",
+    "TierSubscription",
+    "read_poll",
+    "rows_by_policy",
+]
 
 log = logging.getLogger(__name__)
 
@@ -234,29 +243,20 @@ class Poller:
             # Wait for the cancelled one and take its outcome: nothing keeps running into the
             # next poll, and no exception is left for asyncio to log as "never retrieved".
             await asyncio.gather(stats_task, health_task, return_exceptions=True)
-        # Rows, not NodeSample objects: a 1,000-node poll builds no object per node (issue 10).
-        samples = parse_node_rows(body)
-        # One selection and aggregation per distinct tier, shared by the policies sizing it.
-        readings = read_tier_rows(samples, self._previous, self._tier_keys)
-        tiers: dict[str, TierResult] = {}
-        for sub in self._subscribers:
-            reading = readings[(sub.roles, sub.name_pattern)]
-            tiers[sub.policy_name] = TierResult(
-                row={k: reading.row[k] for k in sub.keys},
-                node_count=reading.node_count,
-                node_names=reading.names,
-            )
-        self._previous = {s[0]: s for s in samples}
+        reading = read_poll(
+            body, previous=self._previous, tier_keys=self._tier_keys, subscribers=self._subscribers
+        )
+        self._previous = reading.rows_by_id
         status = health.get("status")
         return PollResult(
             cluster=self.name,
             started=started,
             at=self._clock(),
             ok=True,
-            tiers=tiers,
+            tiers=reading.tiers,
             health=status if isinstance(status, str) else None,
             server=self._info,
-            nodes_total=len(samples),
+            nodes_total=reading.node_count,
             nodes_failed=nodes_failed(body),
         )
 
@@ -333,6 +333,46 @@ class Poller:
             raise
         except Exception:
             log.exception("es_poll_result_handler_failed", extra={"fields": {"cluster": self.name}})
+
+
+@dataclass(frozen=True)
+class PollReading:
+    """What one poll's body gives: each policy's ``TierResult``, the rows by node id (the
+    next poll's ``previous``, for rates) and how many nodes the body held."""
+
+    tiers: dict[str, TierResult]
+    rows_by_id: dict[str, NodeRow]
+    node_count: int
+
+
+def read_poll(
+    body: Any,
+    *,
+    previous: Mapping[str, NodeRow] | None,
+    tier_keys: Mapping[TierKey, Iterable[MetricKey]],
+    subscribers: Iterable[TierSubscription],
+) -> PollReading:
+    """Everything a poll does with a decoded ``_nodes/stats`` body (pure; ``bench/poll_bench``
+    times exactly this): rows, not ``NodeSample`` objects (no object per node, issue 10); one
+    selection and aggregation per distinct tier (``tier_keys``: the union of its policies'
+    keys), shared by the policies sizing it; each policy's row holds its own keys only.
+    Raises ``StatsFormatError`` for a body that is not node stats."""
+    rows = parse_node_rows(body)
+    readings = read_tier_rows(rows, previous, tier_keys)
+    tiers: dict[str, TierResult] = {}
+    # Policies with the same tier and keys (in the same order) share one row, copied.
+    shared: dict[tuple[TierKey, tuple[MetricKey, ...]], dict[MetricKey, float | None]] = {}
+    for sub in subscribers:
+        tier = (sub.roles, sub.name_pattern)
+        reading = readings[tier]
+        keys = tuple(sub.keys)
+        row = shared.get((tier, keys))
+        if row is None:
+            row = shared[(tier, keys)] = {k: reading.row[k] for k in keys}
+        tiers[sub.policy_name] = TierResult(
+            row=dict(row), node_count=reading.node_count, node_names=reading.names
+        )
+    return PollReading(tiers, {r[0]: r for r in rows}, len(rows))
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
