@@ -9,14 +9,20 @@ per-direction cooldowns measured from the last confirmation — and always says 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from autoscaler.core.alerts import AlertBook
 from autoscaler.core.durations import format_duration
-from autoscaler.core.observations import EMPTY_SERIES, MetricKey, Observations, metric_key_name
+from autoscaler.core.observations import (
+    EMPTY_SERIES,
+    MetricKey,
+    Observations,
+    Series,
+    metric_key_name,
+)
 from autoscaler.core.policy import (
     AlertCondition,
     AllOf,
@@ -27,7 +33,7 @@ from autoscaler.core.policy import (
     ScaleRule,
 )
 from autoscaler.core.preflight import disk_reason, projected_disk_from_percent
-from autoscaler.core.windows import WindowParts, window_at
+from autoscaler.core.windows import WindowParts, holds_from_runs, window_at
 
 T = TypeVar("T")
 Direction = Literal["up", "down"]
@@ -221,16 +227,18 @@ def _metric_window(c: MetricCondition, ctx: _Ctx) -> WindowParts:
     )
 
 
-def _alert_window(c: AlertCondition, ctx: _Ctx) -> tuple[bool, float, float]:
+def _alert_window(
+    c: AlertCondition, alerts: AlertBook, now: float, alert_ttl: float, not_before: float | None
+) -> tuple[bool, float, float]:
     """(holds, longest elapsed of a matching firing alert, needed)."""
     needed = c.for_ or 0.0
     best = 0.0
     holds = False
-    for a in ctx.alerts.firing(now=ctx.now, ttl=ctx.alert_ttl):
+    for a in alerts.firing(now=now, ttl=alert_ttl):
         if not c.matches(a.labels):
             continue
-        start = a.starts_at if ctx.not_before is None else max(a.starts_at, ctx.not_before)
-        elapsed = max(0.0, ctx.now - start)
+        start = a.starts_at if not_before is None else max(a.starts_at, not_before)
+        elapsed = max(0.0, now - start)
         best = max(best, elapsed)
         holds = holds or elapsed >= needed
     return holds, best, needed
@@ -241,7 +249,7 @@ def _leaf(c: MetricCondition | AlertCondition, ctx: _Ctx) -> LeafReport:
         holds, stale, elapsed, needed, latest, _ = _metric_window(c, ctx)
         plan = _memo(c, lambda: _metric_leaf(c))
         return LeafReport(plan.text, "metric", holds, stale, elapsed, needed, latest, plan.key_name)
-    holds, best, needed = _alert_window(c, ctx)
+    holds, best, needed = _alert_window(c, ctx.alerts, ctx.now, ctx.alert_ttl, ctx.not_before)
     return LeafReport(_memo(c, c.describe), "alert", holds, False, best, needed)
 
 
@@ -260,70 +268,96 @@ def _evaluate(c: Condition, ctx: _Ctx, leaves: list[LeafReport]) -> tuple[bool, 
     return report.holds, (report.condition if report.holds else None)
 
 
-_Verdict = Callable[[_Ctx], bool]
-_VERDICTS: dict[int, tuple[object, _Verdict]] = {}
+_Check = Callable[
+    [Mapping[MetricKey, Series], AlertBook, float, float, float, "float | None"], bool
+]
+"""A condition compiled to a verdict: ``(series by key, alerts, now, staleness, alert TTL,
+not_before) -> holds``, positional (no context object, no keywords: it runs ~10⁶ times in a
+30-day back-test)."""
 
 
-def _holds(c: Condition, ctx: _Ctx) -> bool:
-    """``_evaluate``'s verdict without its reports, short-circuiting like ``all``/``any``."""
-    hit = _VERDICTS.get(id(c))
-    if hit is None or hit[0] is not c:
-        if len(_VERDICTS) >= _MEMO_LIMIT:
-            _VERDICTS.clear()
-        hit = _VERDICTS[id(c)] = (c, _verdict(c))
-    return hit[1](ctx)
-
-
-def _verdict(c: Condition) -> _Verdict:
-    """``c`` compiled once into nested closures over its constants (this runs ~10⁶ times in a
-    30-day back-test: no isinstance, memo lookup or attribute walk per evaluation)."""
+def _check(c: Condition) -> _Check:
+    """``c`` compiled once into nested closures over its constants: ``_evaluate``'s verdict
+    without its reports, short-circuiting like ``all``/``any``. A metric leaf answers with
+    ``core.windows.holds_from_runs`` from the series' memoised run starts (remembering the
+    last series it looked them up for, so a back-test's fixed series costs one lookup)."""
     if isinstance(c, MetricCondition):
         plan = _memo(c, lambda: _metric_leaf(c))
-        key, predicate, duration, predicate_key = (
-            plan.key,
-            plan.predicate,
-            c.for_,
-            plan.predicate_key,
-        )
+        key, predicate, predicate_key = plan.key, plan.predicate, plan.predicate_key
+        needed = c.for_ or 0.0
+        last: list[Any] = [None, None, None]  # (series, staleness, its run starts)
 
-        def metric(ctx: _Ctx) -> bool:
-            return window_at(
-                ctx.observations.series.get(key, EMPTY_SERIES),
-                predicate,
-                duration,
-                ctx.now,
-                ctx.staleness,
-                ctx.not_before,
-                predicate_key,
-            )[0]
+        def metric(
+            series_by_key: Mapping[MetricKey, Series],
+            alerts: AlertBook,
+            now: float,
+            staleness: float,
+            alert_ttl: float,
+            not_before: float | None,
+        ) -> bool:
+            series = series_by_key.get(key)
+            if series is None:
+                return False  # never observed: what window_at says of the empty series
+            if series is not last[0] or staleness != last[1]:
+                last[:] = series, staleness, series.cached_runs(predicate_key, predicate, staleness)
+            return holds_from_runs(series.times, last[2], needed, now, staleness, not_before)
 
         return metric
     if isinstance(c, AllOf):
-        parts = tuple(_verdict(child) for child in c.all)
+        parts = tuple(_check(child) for child in c.all)
 
-        def all_of(ctx: _Ctx) -> bool:
-            for part in parts:  # noqa: SIM110 (a plain loop is cheaper than all(<genexpr>))
-                if not part(ctx):
+        def all_of(
+            series_by_key: Mapping[MetricKey, Series],
+            alerts: AlertBook,
+            now: float,
+            staleness: float,
+            alert_ttl: float,
+            not_before: float | None,
+        ) -> bool:
+            for part in parts:  # a plain loop: cheaper than all(<genexpr>)
+                if not part(series_by_key, alerts, now, staleness, alert_ttl, not_before):
                     return False
             return True
 
         return all_of
     if isinstance(c, AnyOf):
-        options = tuple(_verdict(child) for child in c.any)
+        options = tuple(_check(child) for child in c.any)
 
-        def any_of(ctx: _Ctx) -> bool:
-            for option in options:  # noqa: SIM110
-                if option(ctx):
+        def any_of(
+            series_by_key: Mapping[MetricKey, Series],
+            alerts: AlertBook,
+            now: float,
+            staleness: float,
+            alert_ttl: float,
+            not_before: float | None,
+        ) -> bool:
+            for option in options:
+                if option(series_by_key, alerts, now, staleness, alert_ttl, not_before):
                     return True
             return False
 
         return any_of
     alert_condition = c
 
-    def alert(ctx: _Ctx) -> bool:
-        return _alert_window(alert_condition, ctx)[0]
+    def alert(
+        series_by_key: Mapping[MetricKey, Series],
+        alerts: AlertBook,
+        now: float,
+        staleness: float,
+        alert_ttl: float,
+        not_before: float | None,
+    ) -> bool:
+        return _alert_window(alert_condition, alerts, now, alert_ttl, not_before)[0]
 
     return alert
+
+
+def _policy_checks(policy: Policy) -> tuple[_Check | None, _Check | None]:
+    """The compiled ``when`` of each direction (``None``: the policy has no such rule)."""
+    return (
+        _check(policy.scaleUp.when) if policy.scaleUp is not None else None,
+        _check(policy.scaleDown.when) if policy.scaleDown is not None else None,
+    )
 
 
 def may_act(
@@ -337,25 +371,51 @@ def may_act(
     alert_ttl: float = DEFAULT_ALERT_TTL,
 ) -> bool:
     """``False`` only when ``decide`` with the same arguments certainly holds (action
-    ``none``): the replicas are known and within bounds, and neither direction's condition
-    holds. ``True`` means "ask ``decide``". The same window code as ``decide``, without the
-    reports and reasons; the back-test uses it to skip explaining the ~97 % of samples where
-    nothing happens (property-tested: ``tests/unit/core/test_windows_incremental.py``)."""
+    ``none``); ``True`` means "ask ``decide``". The back-test uses it to skip explaining the
+    ~99 % of samples where nothing happens (property-tested against ``decide``:
+    ``tests/unit/core/test_windows_incremental.py``).
+
+    It follows ``decide``'s order: paused or an operation running → hold; replicas unknown
+    or out of bounds → ask. Otherwise a direction can only act when its ``when`` holds (the
+    same window rule, ``core.windows``, without reports), it is not at its bound (scale-up
+    at max, scale-down at min) and its cooldown is over — so a direction failing either of
+    the last two is not evaluated at all. Up winning over down is not modelled: "ask" then.
+    """
+    if policy.mode == "paused" or state.operation_in_progress:
+        return False
     current = state.replicas
-    if current is None or current < policy.replicas.min or current > policy.replicas.max:
+    bounds = policy.replicas
+    if current is None or current < bounds.min or current > bounds.max:
         return True
-    ctx = _Ctx(
-        observations,
-        alerts,
-        now,
-        staleness if staleness is not None else policy.elasticsearch.staleness_limit,
-        alert_ttl,
-        state.last_confirmed_at,
+    hit = _MEMO.get(id(policy))
+    up, down = (
+        hit[1]
+        if hit is not None and hit[0] is policy
+        else _memo(policy, lambda: _policy_checks(policy))
     )
+    last = state.last_confirmed_at
+    if up is not None and (
+        current >= bounds.max or (last is not None and last + _cooldown(policy.scaleUp) - now > 0)
+    ):
+        up = None  # decide: "at_max", or "cooldown" (cooldown_remaining > 0)
+    if down is not None and (
+        current <= bounds.min or (last is not None and last + _cooldown(policy.scaleDown) - now > 0)
+    ):
+        down = None  # decide: "at_min", or "cooldown"
+    if up is None and down is None:
+        return False
+    if staleness is None:
+        staleness = policy.elasticsearch.staleness_limit
+    series = observations.series
     return bool(
-        (policy.scaleUp is not None and _holds(policy.scaleUp.when, ctx))
-        or (policy.scaleDown is not None and _holds(policy.scaleDown.when, ctx))
+        (up is not None and up(series, alerts, now, staleness, alert_ttl, last))
+        or (down is not None and down(series, alerts, now, staleness, alert_ttl, last))
     )
+
+
+def _cooldown(rule: ScaleRule | None) -> float:
+    assert rule is not None  # a compiled check exists only for a rule that exists
+    return rule.cooldown
 
 
 def evaluate_rule(rule: ScaleRule, ctx: _Ctx) -> ConditionReport:

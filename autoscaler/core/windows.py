@@ -167,3 +167,39 @@ def window_at(
         start = times[k]
     elapsed = now - start
     return (elapsed >= needed if needed > 0 else True, False, elapsed, needed, latest, latest_at)
+
+
+def holds_from_runs(
+    times: Sequence[float],
+    runs: Sequence[float],
+    needed: float,
+    now: float,
+    staleness: float,
+    not_before: float | None,
+) -> bool:
+    """``window_at(...)[0]`` (does the condition hold?) from a series' ``times`` and its run
+    starts for the predicate (``run_starts``), for verdicts that need no explanation.
+
+    Equal to ``window_at`` without its search for the newest sample at least ``needed`` old:
+    the run (clamped to the series and to ``not_before``) starts at a sample time ``s``;
+    ``now − at`` does not increase with ``at``, so that search lands at or after ``s``, giving
+    ``elapsed ≥ needed``, exactly when ``now − s ≥ needed`` (property-tested against the
+    walk-back in ``tests/unit/core/test_windows_incremental.py``).
+    """
+    end = bisect.bisect_right(times, now)
+    if end == 0:
+        return False
+    last = end - 1
+    if now - times[last] > staleness:
+        return False
+    start = runs[last]
+    if start != start:  # NO_RUN: the newest sample fails
+        return False
+    if start < times[0]:
+        start = times[0]
+    if not_before is not None and start < not_before:
+        first = bisect.bisect_left(times, not_before)
+        if first > last:
+            return False
+        start = times[first]
+    return not needed > 0 or now - start >= needed

@@ -21,7 +21,7 @@ from autoscaler.core.alerts import AlertBook
 from autoscaler.core.engine import TargetState, decide, may_act
 from autoscaler.core.observations import Observations, Series
 from autoscaler.core.policy import Policy
-from autoscaler.core.windows import Predicate, WindowResult, sustained
+from autoscaler.core.windows import Predicate, WindowResult, holds_from_runs, run_starts, sustained
 
 PROFILE = settings(max_examples=200, deadline=None)
 
@@ -140,6 +140,29 @@ def test_incremental_window_equals_rescanning_on_random_series(data: st.DataObje
 
 @PROFILE
 @given(data=st.data())
+def test_holds_from_runs_equals_the_rescanned_verdict(data: st.DataObject) -> None:
+    """The verdict-only check (``may_act``'s) without ``window_at``'s search for the newest
+    sample at least ``needed`` old: the same ``holds`` as the walk-back, gaps, floors and
+    rounding of ``now − at`` included."""
+    s = data.draw(series_of())
+    _, predicate = data.draw(predicates)
+    duration = data.draw(durations)
+    staleness = data.draw(st.sampled_from([30.0, 0.5, 1e9]))
+    runs = run_starts(s, predicate=predicate, staleness=staleness)
+    # the boundary on purpose: a window's length after the start of a run (or just before)
+    edges = [r + (duration or 0.0) + d for r in runs if r == r for d in (0.0, -1e-6)]
+    for _ in range(6):
+        now = data.draw(st.one_of(moments(s, duration), st.sampled_from(edges or [0.0])))
+        not_before = data.draw(st.one_of(st.none(), moments(s)))
+        expected = rescan(
+            s, predicate, duration=duration, now=now, staleness=staleness, not_before=not_before
+        )
+        got = holds_from_runs(s.times, runs, duration or 0.0, now, staleness, not_before)
+        assert got == expected.holds
+
+
+@PROFILE
+@given(data=st.data())
 def test_incremental_window_equals_rescanning_as_the_live_service_appends_and_trims(
     data: st.DataObject,
 ) -> None:
@@ -172,10 +195,19 @@ def test_incremental_window_equals_rescanning_as_the_live_service_appends_and_tr
         assert got == expected
 
 
-def _policy(up_above: int, down_below: int, up_for: str, down_for: str, lo: int, hi: int) -> Policy:
+def _policy(
+    up_above: int,
+    down_below: int,
+    up_for: str,
+    down_for: str,
+    lo: int,
+    hi: int,
+    mode: str = "active",
+) -> Policy:
     return Policy.model_validate(
         {
             "name": "prop",
+            "mode": mode,
             "replicas": {"min": lo, "max": hi},
             "scaleUp": {
                 "when": {
@@ -212,6 +244,7 @@ def test_may_act_is_false_only_when_decide_holds(data: st.DataObject) -> None:
         data.draw(st.sampled_from(["0s", "30s"])),
         data.draw(st.integers(1, 3)),
         data.draw(st.integers(3, 5)),
+        data.draw(st.sampled_from(["active", "dry-run", "paused"])),
     )
     state = TargetState(
         data.draw(st.one_of(st.none(), st.integers(0, 6))),
@@ -222,3 +255,43 @@ def test_may_act_is_false_only_when_decide_holds(data: st.DataObject) -> None:
     decision = decide(policy, obs, AlertBook(), state, now)
     if not may_act(policy, obs, AlertBook(), state, now):
         assert decision.action == "none"
+
+
+@PROFILE
+@given(data=st.data())
+def test_may_act_says_no_action_only_where_decide_holds_at_bounds_cooldowns_and_modes(
+    data: st.DataObject,
+) -> None:
+    """``may_act`` skips a direction at its bound or in its cooldown, and everything when
+    paused or while an operation runs: drawn where conditions hold often (one series of
+    runs of 10 and 95 feeds both leaves, thresholds at 50), replicas at or next to a bound,
+    ``now`` a fresh sample time and the last confirmation just before, at or just after a
+    cooldown's end."""
+    runs = data.draw(
+        st.lists(
+            st.tuples(st.sampled_from([10.0, 95.0]), st.integers(1, 15)), min_size=1, max_size=6
+        )
+    )
+    vals = tuple(v for v, n in runs for _ in range(n))
+    cpu = Series(tuple(1000.0 + 10.0 * i for i in range(len(vals))), vals)
+    obs = Observations({("cpu", "avg"): cpu, ("heap", "avg"): cpu}, cpu.times)
+    lo, hi = data.draw(st.integers(1, 3)), data.draw(st.integers(3, 5))
+    policy = _policy(
+        50,
+        50,
+        data.draw(st.sampled_from(["10s", "1m"])),
+        data.draw(st.sampled_from(["0s", "30s"])),
+        lo,
+        hi,
+        data.draw(st.sampled_from(["active", "active", "dry-run", "paused"])),
+    )
+    now = data.draw(st.sampled_from(cpu.times))
+    since = data.draw(st.sampled_from([None, 0.0, 30.0, 59.99, 60.0, 60.01, 119.99, 120.0, 500.0]))
+    state = TargetState(
+        data.draw(st.sampled_from(sorted({lo, hi, max(lo, hi - 1), min(hi, lo + 1)}))),
+        data.draw(st.sampled_from([False, False, False, True])),
+        None if since is None else now - since,
+    )
+    decision = decide(policy, obs, AlertBook(), state, now)
+    if not may_act(policy, obs, AlertBook(), state, now):
+        assert decision.action == "none", decision.reasons
