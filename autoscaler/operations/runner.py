@@ -75,6 +75,13 @@ instead of waiting out ``drainTimeout`` (at most a quarter of it). The same wind
 scale-up confirm new nodes that stay empty in a quiet cluster (fewer shards than nodes)."""
 
 
+EXPLAIN_EVERY_POLLS = 10
+"""While shards relocate, a drain asks allocation explain at most once per this many poll
+intervals (its verdict is acted on only once nothing moves); when nothing moves, at every
+check — a blocked drain fails at the first quiet check, a long healthy drain costs ES about
+one explain per 5 s (``poll_interval`` 0.5 s)."""
+
+
 def stall_window(drain_timeout: float) -> float:
     """How long a drain may show no movement at all before it counts as stalled."""
     return min(STALL_SECONDS, drain_timeout / 4)
@@ -726,9 +733,10 @@ class Runner:
         progress: tuple[int, float] | None = None  # (copies left, since when unchanged+idle)
         asked: dict[CopyRef, int] = {}
         suspect: CopyRef | None = None  # explained as blocked while shards were moving
+        explained_at: float | None = None
 
         async def check() -> str | Outcome | None:
-            nonlocal progress, suspect
+            nonlocal progress, suspect, explained_at
             copies, sitting = await b.admin.drain_view(op.victims)
             left = sum(copies.get(v, 0) for v in op.victims)
             if left == 0:
@@ -740,13 +748,19 @@ class Runner:
             # still be making room (ES 8.6+ plans moves towards a desired balance). A blocked
             # answer fails the drain only when nothing moves; until then that copy is asked
             # again at every check.
-            ref, blocked = await self._explain_block(op, b, sitting, asked, first=suspect)
-            if blocked is not None:
-                if not moving:
-                    return Outcome("blocked", blocked)
-                suspect = ref
-            elif ref is not None and ref == suspect:
-                suspect = None
+            due = (
+                explained_at is None
+                or now - explained_at >= EXPLAIN_EVERY_POLLS * self.poll_interval
+            )
+            if sitting and (not moving or due):
+                explained_at = now
+                ref, blocked = await self._explain_block(op, b, sitting, asked, first=suspect)
+                if blocked is not None:
+                    if not moving:
+                        return Outcome("blocked", blocked)
+                    suspect = ref
+                elif ref is not None and ref == suspect:
+                    suspect = None
             # a stall: copies still on the victims, none leaving, nothing moving anywhere
             # for a while (not just the moment after the exclusion, before the allocator acts)
             if moving or progress is None or progress[0] != left:

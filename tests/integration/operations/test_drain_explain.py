@@ -153,7 +153,7 @@ async def test_drain_blocked_by_the_low_watermark_on_every_receiver_fails_at_onc
 
 
 async def test_throttled_drain_is_not_a_block(tmp_path: Path) -> None:
-    primaries_only = (IndexSpec("bulk", 8, 0, 8 * GIB),)  # 2 primaries per node
+    primaries_only = (IndexSpec("bulk", 8, 0, 32 * GIB),)  # 2 primaries per node, 4 GiB each
     async with small_twin(nodes=4, indices=primaries_only) as twin:
         policy = make_policy(es_url=twin.es_url, safety=SLOW_STALL)
         async with rig(twin, policy, state_dir=tmp_path) as r:
