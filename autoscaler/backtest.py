@@ -13,7 +13,7 @@ import itertools
 import json
 import operator
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +56,8 @@ def rfc3339(at: float) -> str:
 class MetricsTable:
     times: tuple[float, ...]
     observations: Observations
+    keys: tuple[MetricKey, ...] = ()
+    """The CSV's columns after ``timestamp`` (a column may be there with every cell empty)."""
 
 
 _SEEN_LIMIT = 1 << 16
@@ -75,9 +77,12 @@ def _lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
-def parse_metrics_csv(text: str, *, file: str = "metrics.csv") -> MetricsTable:
-    """CSV: ``timestamp`` then ``<metric>.<aggregate>`` columns; an empty cell is a missing sample."""
-    reader = csv.reader(_lines(text))
+def parse_metrics_csv(source: str | Iterable[str], *, file: str = "metrics.csv") -> MetricsTable:
+    """CSV: ``timestamp`` then ``<metric>.<aggregate>`` columns; an empty cell is a missing sample.
+
+    ``source`` is the text, or its lines (a file opened with ``newline=""``, read as it goes).
+    """
+    reader = csv.reader(_lines(source) if isinstance(source, str) else source)
     try:
         header = next(reader)
     except StopIteration:
@@ -200,8 +205,12 @@ def parse_metrics_csv(text: str, *, file: str = "metrics.csv") -> MetricsTable:
                 one_row(row, line)
     if not times:
         raise InputError(file, 2, "no data rows")
+    polls = tuple(times)  # one tuple for the table and the observations (from_columns keeps it)
+    times.clear()
     return MetricsTable(
-        tuple(times), Observations.from_columns(times, dict(zip(keys, columns, strict=True)))
+        polls,
+        Observations.from_columns(polls, dict(zip(keys, columns, strict=True))),
+        tuple(keys),
     )
 
 

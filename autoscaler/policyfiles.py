@@ -16,11 +16,8 @@ carries the old mtime. Source: kubernetes/kubernetes ``pkg/volume/util/atomic_wr
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Final
 
@@ -165,6 +162,11 @@ async def load_policies_isolated(
     the file does to the parser (memory, time) happens to the child, not to the service.
     If the child dies, the result is an error and the caller keeps the policies it has.
     """
+    # imported here: ``validate`` and ``backtest`` read policies too, without an event loop
+    import asyncio
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     loop = asyncio.get_running_loop()
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     try:

@@ -115,6 +115,12 @@ CSV_ERRORS = {
     ),
     "wrong_cell_count": ("timestamp,cpu.avg\n0,1\n10,1,2\n", 3, "expected 2 cells, got 3"),
     "not_a_number": ("timestamp,cpu.avg\n0,1\n10,high\n", 3, "cpu.avg: 'high' is not a number"),
+    "crlf_line_ends": ("timestamp,cpu.avg\r\n0,1\r\n10,x\r\n", 3, "cpu.avg: 'x' is not a number"),
+    "a_quoted_cell_over_two_lines": (
+        'timestamp,cpu.avg\n0,"1\n"\n10,x\n',
+        4,
+        "cpu.avg: 'x' is not a number",
+    ),
     "empty_file": ("", 1, "empty file"),
     "header_only": ("timestamp,cpu.avg\n", 2, "no data rows"),
 }
@@ -181,6 +187,19 @@ def test_bad_alerts_jsonl_exits_2_with_line(
     )
     assert (code, out) == (2, "")
     assert err.startswith(f"{f}:{line}: {message}"), err
+
+
+@pytest.mark.parametrize("which", ["--metrics", "--alerts"])
+def test_a_file_that_is_not_utf8_exits_2_naming_it(
+    tmp_path: Path, capsys, policy: Path, csv_85: Path, which: str
+) -> None:
+    f = tmp_path / "latin1.txt"
+    f.write_bytes("timestamp,cpu.avg\n0,1\n10,caf\u00e9\n".encode("latin-1"))
+    files = {"--metrics": str(csv_85), "--alerts": None} | {which: str(f)}
+    argv = [x for k, v in files.items() if v is not None for x in (k, v)]
+    code, out, err = backtest(capsys, "--policy", str(policy), *argv)
+    assert (code, out) == (2, "")
+    assert err == f"cannot read input: {f}: not UTF-8 text (invalid continuation byte)\n"
 
 
 def test_missing_metrics_file_exits_2(tmp_path: Path, capsys, policy: Path) -> None:
