@@ -573,9 +573,12 @@ class EsAdmin:
 
     async def indices(self) -> list[EsIndex]:
         """Every index (hidden ones too): shards, replicas, the per-node limit and the ``_name``
-        allocation filters from ``GET /_all/_settings`` (filtered to those settings; the
-        ``indices.get_settings`` API, ``view_index_metadata``), stored bytes summed from
-        ``_cat/shards``."""
+        allocation filters from ``GET /_all`` (filtered to those settings), stored bytes
+        summed from ``_cat/shards``.
+
+        (``GET /_all`` is ``indices:admin/get``, granted by ``view_index_metadata`` in the
+        README's minimal role, which tests/integration/security proves call by call;
+        ``/_all/_settings`` would need only ``monitor`` — a role change, not made here.)"""
         prefix = "*.settings.index."
         fields = (
             "number_of_shards",
@@ -587,7 +590,7 @@ class EsAdmin:
         )
         try:
             settings = await self._get_object(
-                "/_all/_settings",
+                "/_all",
                 {"expand_wildcards": "all", "filter_path": ",".join(prefix + f for f in fields)},
             )
         except ApiError as e:

@@ -39,19 +39,12 @@ class IndicesApi(EsApiBase):
         out = {}
         for i in self.cluster.indices():
             if i.name in found:
+                # the same explicit settings GET /{index}/_settings shows, dynamic ones
+                # (routing.allocation.*) included, as ES's GET /{index} does
                 out[i.name] = {
                     "aliases": {},
                     "mappings": {},
-                    "settings": {
-                        "index": {
-                            "number_of_shards": str(i.primaries),
-                            "number_of_replicas": str(i.replicas),
-                            "uuid": i.uuid,
-                            "provided_name": i.name,
-                            "creation_date": str(int(i.created_at * 1000)),
-                            "version": {"created": "8500000"},
-                        }
-                    },
+                    "settings": structured(self.cluster.index_settings(i)),
                 }
         return self.respond(request, out)
 
