@@ -313,3 +313,39 @@ async def test_a_7x_server_is_explained_with_its_compatible_with_7_headers() -> 
             assert "same_shard: a copy of this shard is already allocated" in why
         finally:
             await es.close()
+
+
+@pytest.mark.parametrize(
+    ("index_settings", "cluster_settings", "reason"),
+    [
+        (
+            {"metrics": {"index.routing.allocation.total_shards_per_node": 1}},
+            {},
+            "total_shards_per_node 1 on index metrics needs 4 nodes, 3 would remain",
+        ),
+        (
+            {},
+            {"cluster.routing.allocation.total_shards_per_node": 3},
+            "cluster total_shards_per_node 3: 11 shard copies do not fit 3 remaining data nodes",
+        ),
+    ],
+)
+async def test_shard_limits_the_remaining_nodes_cannot_meet_refuse_the_scale_down_in_the_preflight(
+    tmp_path: Path,
+    index_settings: dict[str, dict[str, int]],
+    cluster_settings: dict[str, int],
+    reason: str,
+) -> None:
+    async with small_twin(nodes=4) as twin:
+        policy = make_policy(es_url=twin.es_url)
+        async with rig(twin, policy, state_dir=tmp_path) as r:
+            # both limits hold today (metrics has one copy per node, no node holds more than
+            # 3 of the 11 copies): only the smaller cluster could not meet them
+            for index, settings in index_settings.items():
+                await r.es.indices.put_settings(index=index, settings=settings)
+            if cluster_settings:
+                await r.es.cluster.put_settings(persistent=cluster_settings)
+            op = await r.run(to=3)
+            assert op.failure == f"unsafe({reason})"
+            assert [s.phase for s in op.history] == ["preflight", "done"]
+            assert (await es_state(twin))["settings"]["excluded_names"] == []
