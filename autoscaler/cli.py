@@ -16,8 +16,7 @@ from autoscaler import __version__
 from autoscaler.core.durations import parse_duration
 
 if TYPE_CHECKING:
-    from autoscaler.core.policy import Policy
-    from autoscaler.core.policyload import LoadResult, PolicyError
+    from autoscaler.core.policyload import LoadedPolicy, LoadResult, PolicyError
 
 # Each command imports what it needs inside its function: ``backtest`` and ``validate`` are
 # what ops run on a laptop or in CI, and must not pay for (nor need) the service's, the
@@ -65,6 +64,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     from autoscaler import backtest
     from autoscaler.core.engine import DEFAULT_ALERT_TTL
+    from autoscaler.core.policy import lint_replay
     from autoscaler.policyfiles import load_policies
 
     result = load_policies([args.policy])
@@ -105,15 +105,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"cannot read input: {e}", file=sys.stderr)
         return EXIT_INPUT
-    # the disk-limit warning is about CSVs without disk.avg; with it, the replay applies it
-    _print_errors(
-        [
-            w
-            for w in _warnings_of(result, policy)
-            if not ("maxDiskPercentAfterScaleDown" in w.message and ("disk", "avg") in table.keys)
-        ],
-        prefix="warning: ",
-    )
+    # validate's warnings of this policy, then what this CSV cannot feed (decided by code)
+    chosen = next(lp for lp in result.policies if lp.policy is policy)
+    replay = [chosen.warning(w) for w in lint_replay(policy, columns=table.keys)]
+    _print_errors([*_warnings_of(result, chosen), *replay], prefix="warning: ")
     settings = backtest.Settings(
         replicas=args.replicas,
         confirm_after=args.confirm_after,
@@ -139,11 +134,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _warnings_of(result: LoadResult, policy: Policy) -> list[PolicyError]:
-    """The lint warnings of one policy of ``result`` (its document's lines of its file): a
-    replay of a policy that can never act, or whose disk limit the CSV cannot feed, should
-    say so where the replay is read."""
-    chosen = next(lp for lp in result.policies if lp.policy is policy)
+def _warnings_of(result: LoadResult, chosen: LoadedPolicy) -> list[PolicyError]:
+    """The warnings of one policy of ``result`` (its document's lines of its file): a replay
+    of a policy that can never act should say so where the replay is read."""
     later = [lp.line for lp in result.policies if lp.file == chosen.file and lp.line > chosen.line]
     end = min(later, default=None)
     return [

@@ -546,7 +546,29 @@ def _leaves(c: Condition) -> list[MetricCondition | AlertCondition]:
     return [leaf for conj in _dnf(c) for leaf in conj]
 
 
-def _overlap_warning(policy: Policy) -> list[tuple[str, str]]:
+# ---------------------------------------------------------------------------------------------
+# Lint: valid, but probably not what was meant. Each warning carries a stable code, so that a
+# program (the back-test, CI filters, tests) decides by the code, never by matching the text.
+
+OVERLAPPING_DIRECTIONS = "overlapping-directions"
+THRESHOLD_NEVER_CROSSED = "threshold-never-crossed"
+STALE_BEFORE_NEXT_POLL = "stale-before-next-poll"
+NO_TARGET = "no-target"
+DISK_LIMIT_WITHOUT_DISK_AVG = "disk-limit-without-disk-avg"
+"""Replay only (``lint_replay``): the CSV has no ``disk.avg`` column for the disk limit."""
+
+
+@dataclass(frozen=True)
+class LintWarning:
+    """One lint warning: a stable machine ``code``, the top-level ``field`` it is about, and
+    the ``message`` for people."""
+
+    code: str
+    field: str
+    message: str
+
+
+def _overlap_warning(policy: Policy) -> list[LintWarning]:
     """The first pair of scale-up and scale-down conjunctions that can hold at once."""
     if not (policy.scaleUp and policy.scaleDown):
         return []
@@ -559,7 +581,8 @@ def _overlap_warning(policy: Policy) -> list[tuple[str, str]]:
                     for (metric, agg), (lo, hi) in sorted(both.items())
                 )
                 return [
-                    (
+                    LintWarning(
+                        OVERLAPPING_DIRECTIONS,
                         "scaleDown",
                         "scale-up and scale-down conditions overlap "
                         f"({where}); when both hold, scale-up wins",
@@ -568,11 +591,14 @@ def _overlap_warning(policy: Policy) -> list[tuple[str, str]]:
     return []
 
 
-def lint_policy(policy: Policy) -> list[tuple[str, str]]:
-    """Warnings ``(field, text)`` for a valid policy: overlapping directions, a percentage
-    threshold that can never be crossed, data that goes stale between polls, a disk limit
-    without a disk metric, no target."""
-    out: list[tuple[str, str]] = []
+def lint_policy(policy: Policy) -> list[LintWarning]:
+    """Warnings about a valid policy, wherever it runs: overlapping directions, a percentage
+    threshold that can never be crossed, data that goes stale between polls, no target.
+
+    A disk limit without a disk condition is not among them: the service polls ``disk.avg``
+    for the limit anyway (``Policy.observed_keys``); only a replay of a CSV without that
+    column cannot apply it (``lint_replay``)."""
+    out: list[LintWarning] = []
     out.extend(_overlap_warning(policy))
     for field_name, rule in (("scaleUp", policy.scaleUp), ("scaleDown", policy.scaleDown)):
         for leaf in _leaves(rule.when) if rule is not None else []:
@@ -581,7 +607,8 @@ def lint_policy(policy: Policy) -> list[tuple[str, str]]:
                 never = never or (leaf.below is not None and leaf.below <= 0)
                 if never:
                     out.append(
-                        (
+                        LintWarning(
+                            THRESHOLD_NEVER_CROSSED,
                             field_name,
                             f"'{leaf.describe()}' can never hold: {leaf.metric} is a "
                             "percentage from 0 to 100",
@@ -590,23 +617,39 @@ def lint_policy(policy: Policy) -> list[tuple[str, str]]:
     es = policy.elasticsearch
     if es.staleAfter is not None and es.staleAfter < es.pollInterval:
         out.append(
-            (
+            LintWarning(
+                STALE_BEFORE_NEXT_POLL,
                 "elasticsearch",
                 f"staleAfter ({format_duration(es.staleAfter)}) is shorter than pollInterval "
                 f"({format_duration(es.pollInterval)}): the data goes stale before the next "
                 "poll, so this policy never acts",
             )
         )
-    reads_disk = any(metric == "disk" for metric, _ in policy.metric_keys())
-    if policy.scaleDown is not None and policy.sets_disk_limit() and not reads_disk:
+    if policy.target is None and policy.mode == "active":
         out.append(
-            (
-                "safety",
-                "safety.maxDiskPercentAfterScaleDown is set but no condition reads a disk "
-                "metric: the service polls disk.avg for it, a backtest applies it only "
-                "when the CSV has a disk.avg column",
+            LintWarning(
+                NO_TARGET, "target", "no target: decisions are recorded but nothing is scaled"
             )
         )
-    if policy.target is None and policy.mode == "active":
-        out.append(("target", "no target: decisions are recorded but nothing is scaled"))
+    return out
+
+
+def lint_replay(policy: Policy, *, columns: Iterable[tuple[str, str]]) -> list[LintWarning]:
+    """Warnings about replaying ``policy`` on recorded data with these ``columns``
+    (``(metric, aggregate)`` keys): a scale-down disk limit the data cannot feed, because the
+    engine's disk rule reads ``disk.avg`` (``DISK_LIMIT_WITHOUT_DISK_AVG``)."""
+    out: list[LintWarning] = []
+    if (
+        policy.scaleDown is not None
+        and policy.sets_disk_limit()
+        and ("disk", "avg") not in set(columns)
+    ):
+        out.append(
+            LintWarning(
+                DISK_LIMIT_WITHOUT_DISK_AVG,
+                "safety",
+                "safety.maxDiskPercentAfterScaleDown is set but the CSV has no disk.avg column: "
+                "this replay cannot apply the limit (the service polls disk.avg for it)",
+            )
+        )
     return out

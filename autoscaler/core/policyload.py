@@ -27,6 +27,7 @@ from autoscaler.core.policy import (
     AnyOf,
     Bounds,
     ElasticsearchConnection,
+    LintWarning,
     MetricCondition,
     NodeSelector,
     Policy,
@@ -46,6 +47,8 @@ class PolicyError:
     line: int
     field: str
     message: str
+    code: str = ""
+    """A warning's stable machine code (``core.policy``'s lint codes); empty for errors."""
 
     def __str__(self) -> str:
         where = f"{self.field}: " if self.field else ""
@@ -57,6 +60,13 @@ class LoadedPolicy:
     policy: Policy
     file: str
     line: int  # first line of the YAML document
+    field_lines: Mapping[str, int] = field(default_factory=dict)
+    """The line of each top-level field written in the document (for later warnings)."""
+
+    def warning(self, lint: LintWarning) -> PolicyError:
+        """``lint`` as a warning at the line of its field (else the document's first)."""
+        line = self.field_lines.get(lint.field, self.line)
+        return PolicyError(self.file, line, lint.field, lint.message, lint.code)
 
 
 @dataclass(frozen=True)
@@ -295,7 +305,8 @@ def load_policy_texts(sources: Iterable[tuple[str, str]]) -> LoadResult:
             if policy is None:
                 continue
             doc_line = node.start_mark.line + 1
-            loaded = LoadedPolicy(policy, file, doc_line)
+            top = {p[0]: n for p, n in pos.lines.items() if len(p) == 1 and isinstance(p[0], str)}
+            loaded = LoadedPolicy(policy, file, doc_line, top)
             if policy.name in seen:
                 first = seen[policy.name]
                 errors.append(
@@ -309,10 +320,7 @@ def load_policy_texts(sources: Iterable[tuple[str, str]]) -> LoadResult:
                 continue
             seen[policy.name] = loaded
             policies.append(loaded)
-            warnings.extend(
-                PolicyError(file, pos.lines.get((w_field,), doc_line), w_field, w_text)
-                for w_field, w_text in lint_policy(policy)
-            )
+            warnings.extend(loaded.warning(w) for w in lint_policy(policy))
     # In file order, as an editor shows them (the schema reports missing fields last).
     errors.sort(key=lambda e: (files.get(e.file, 0), e.line))
     return LoadResult(policies, errors, warnings)

@@ -76,6 +76,13 @@ def test_every_shipped_policy_validates(capsys) -> None:
     assert re.search(r"^\d+ polic(y|ies) valid$", out.splitlines()[-1])
 
 
+def test_strict_validate_passes_on_the_shipped_policies(capsys) -> None:
+    """What ops copy must pass the CI check they are told to run: no warning either."""
+    code, out, err = cli(capsys, "validate", "--strict", str(POLICIES))
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == f"{len(out.splitlines()) - 1} policies valid"
+
+
 def test_valid_policy_prints_summary_and_exits_0(tmp_path: Path, capsys) -> None:
     f = tmp_path / "ok.yaml"
     f.write_text(

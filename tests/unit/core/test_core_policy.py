@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from autoscaler.core.durations import format_duration, parse_duration
-from autoscaler.core.policy import Policy, Step, lint_policy
+from autoscaler.core.policy import OVERLAPPING_DIRECTIONS, LintWarning, Policy, Step, lint_policy
 from autoscaler.core.policyload import load_policy_texts
 
 VALID = """\
@@ -472,7 +472,8 @@ def test_overlap_found_inside_any_of() -> None:
         }
     )
     assert lint_policy(policy) == [
-        (
+        LintWarning(
+            OVERLAPPING_DIRECTIONS,
             "scaleDown",
             "scale-up and scale-down conditions overlap (max heap between 70 and 75); "
             "when both hold, scale-up wins",
@@ -634,3 +635,26 @@ def test_a_file_without_any_policy_is_an_error(text: str) -> None:
     assert [str(e) for e in result.errors] == [
         "p.yaml:1: no policy in this file (it is empty or only comments)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "code"),
+    [
+        (
+            "scaleDown: {when: {metric: cpu, aggregate: avg, below: 90}, cooldown: 1m}\n",
+            "overlapping-directions",
+        ),
+        ("elasticsearch: {pollInterval: 10s, staleAfter: 5s}\n", "stale-before-next-poll"),
+        ("mode: active\n", None),
+    ],
+)
+def test_every_lint_warning_carries_its_stable_code(extra: str, code: str | None) -> None:
+    """Programs (the back-test, CI filters) decide by the code, never by the message text."""
+    warnings = load_policy_texts([("p.yaml", VALID + extra)]).warnings
+    assert [w.code for w in warnings] == ([code] if code else [])
+    never = VALID.replace("above: 80", "above: 100")
+    assert [w.code for w in load_policy_texts([("p.yaml", never)]).warnings] == [
+        "threshold-never-crossed"
+    ]
+    untargeted = VALID.replace("target:\n  statefulSet: {namespace: elastic, name: es-data}\n", "")
+    assert [w.code for w in load_policy_texts([("p.yaml", untargeted)]).warnings] == ["no-target"]

@@ -50,8 +50,8 @@ def test_backtest_says_when_the_csv_cannot_feed_the_disk_limit(
     err = capsys.readouterr().err.splitlines()
     assert [x for x in err if x.startswith("warning:")] == [
         "warning: policies/prod-data-cpu-heap.yaml:27: safety: safety.maxDiskPercentAfterScaleDown "
-        "is set but no condition reads a disk metric: the service polls disk.avg for it, a "
-        "backtest applies it only when the CSV has a disk.avg column"
+        "is set but the CSV has no disk.avg column: this replay cannot apply the limit (the "
+        "service polls disk.avg for it)"
     ]
 
 
