@@ -329,6 +329,7 @@ _GAUGE_COLUMN: Final = {
 }
 _row_getter = attrgetter(*_SAMPLE_FIELDS)
 _roles_of = itemgetter(_ROLES)
+_name_of = itemgetter(_NAME)
 _set_dict = object.__setattr__
 
 
@@ -612,7 +613,7 @@ def _read_tier(
     return TierRows(
         len(nodes),
         _tier_row(per_metric, wanted),
-        tuple(sorted(r[_NAME] for r in nodes)),
+        tuple(sorted(map(_name_of, nodes))),
     )
 
 

@@ -289,6 +289,7 @@ def _rich_node() -> dict[str, Any]:
 
 
 RICH = _rich_node()
+ROLE_SETS = [("data_hot", "ingest"), ("data_hot", "ingest"), ("master",), (), ("data", "ml")]
 SHAPE = st.one_of(st.just(ALL_LEAVES), st.frozensets(st.sampled_from(sorted(ALL_LEAVES))))
 
 
@@ -300,6 +301,8 @@ def bodies(draw: Any) -> dict[str, Any]:
     nodes: dict[str, Any] = {}
     for i in range(draw(st.integers(1, 6))):
         node = _project(RICH, draw(st.one_of(st.just(common), SHAPE)))
+        if "roles" in node:  # neighbours with the same roles, and with others
+            node["roles"] = list(draw(st.sampled_from(ROLE_SETS)))
         for path, value in draw(st.lists(st.tuples(st.sampled_from(PATHS), ODD), max_size=2)):
             _set(node, path, value)
         if "timestamp" in node and type(node["timestamp"]) is int:
