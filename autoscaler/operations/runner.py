@@ -7,11 +7,9 @@ be re-run: a service killed at any point resumes the stored phase on start (``re
 and finishes the operation — no half state (DESIGN §6).
 
 A drain whose copies Elasticsearch says can never leave fails at once instead of waiting for
-the stall window: each drain check asks ``_cluster/allocation/explain`` about one copy still
-sitting on a victim (rotating over them), and a copy that may not remain and that every other
-node refuses (``elastic.admin.move_block``) fails the drain with the deciders' own words — as
-soon as nothing is relocating (explain judges the current placement; while shards move, ES
-may still be making room).
+the stall window: drain checks ask ``_cluster/allocation/explain`` about the copies still
+sitting on a victim (``operations/blocked.py``), and a copy that may not remain and that every
+other node refuses fails the drain with the deciders' own words once nothing relocates.
 Explain errors only mean "no verdict": the stall window and ``drainTimeout`` still apply.
 
 Waits are bounded by the phase's deadline (policy ``safety``, measured from when the phase
@@ -49,8 +47,9 @@ from autoscaler.core.operation import (
 )
 from autoscaler.core.policy import Policy
 from autoscaler.core.preflight import scale_down_preflight
-from autoscaler.elastic.admin import CopyRef, EsAdmin, EsNode, move_block, preflight_input
+from autoscaler.elastic.admin import EsAdmin, EsNode, preflight_input
 from autoscaler.metrics import Metrics
+from autoscaler.operations.blocked import BlockedDrainCheck
 from autoscaler.operations.store import Store, StoredState, StoreError
 from autoscaler.signals.nodes import in_tier
 from autoscaler.targets.ansible import NodeGroup, ansible_key
@@ -73,13 +72,6 @@ STALL_SECONDS = 120.0
 cannot move: allocation filters, ``total_shards_per_node``, a full disk) — fail early
 instead of waiting out ``drainTimeout`` (at most a quarter of it). The same window lets a
 scale-up confirm new nodes that stay empty in a quiet cluster (fewer shards than nodes)."""
-
-
-EXPLAIN_EVERY_POLLS = 10
-"""While shards relocate, a drain asks allocation explain at most once per this many poll
-intervals (its verdict is acted on only once nothing moves); when nothing moves, at every
-check — a blocked drain fails at the first quiet check, a long healthy drain costs ES about
-one explain per 5 s (``poll_interval`` 0.5 s)."""
 
 
 def stall_window(drain_timeout: float) -> float:
@@ -682,61 +674,19 @@ class Runner:
             return out
         return Outcome("done", f"excluded {', '.join(op.victims)} from allocation")
 
-    async def _explain_block(
-        self,
-        op: Operation,
-        b: Binding,
-        sitting: list[CopyRef],
-        asked: dict[CopyRef, int],
-        *,
-        first: CopyRef | None = None,
-    ) -> tuple[CopyRef | None, str | None]:
-        """Ask ``_cluster/allocation/explain`` about one copy still sitting on a victim —
-        ``first`` if it is still there, else the one asked least often so far, so every copy
-        gets its turn — and return it with why the drain can never finish if Elasticsearch
-        says that copy may not remain and no node may take it. Any error is no verdict
-        (DEBUG log; the stall window still applies)."""
-        if not sitting:
-            return None, None
-        ref = first if first in sitting else min(sitting, key=lambda c: asked.get(c, 0))
-        assert ref is not None
-        asked[ref] = asked.get(ref, 0) + 1
-        try:
-            body = await b.admin.allocation_explain(
-                index=ref.index, shard=ref.shard, primary=ref.primary, current_node=ref.node
-            )
-        except (asyncio.CancelledError, LostLeadership):
-            raise
-        except Exception as e:
-            self.metrics.drain_explains.labels(op.policy, "error").inc()
-            log.debug(
-                "drain_explain_failed",
-                extra=_fields(id=op.id, copy=ref.label(), error=str(e)[:300]),
-            )
-            return ref, None
-        why = move_block(body)
-        if why is None:
-            throttled = any(
-                isinstance(e, dict) and e.get("node_decision") == "throttled"
-                for e in body.get("node_allocation_decisions") or ()
-            )
-            result = "throttled" if throttled else "movable"
-            self.metrics.drain_explains.labels(op.policy, result).inc()
-            return ref, None
-        self.metrics.drain_explains.labels(op.policy, "blocked").inc()
-        return ref, (
-            f"drain blocked: {ref.label()} may not remain and no other node may take it: {why}"
-        )
-
     async def _draining(self, op: Operation, b: Binding) -> Outcome:
         window = stall_window(b.policy.safety.drainTimeout)
         progress: tuple[int, float] | None = None  # (copies left, since when unchanged+idle)
-        asked: dict[CopyRef, int] = {}
-        suspect: CopyRef | None = None  # explained as blocked while shards were moving
-        explained_at: float | None = None
+        explain = BlockedDrainCheck(
+            admin=b.admin,
+            metrics=self.metrics,
+            policy=op.policy,
+            op_id=op.id,
+            poll_interval=self.poll_interval,
+        )
 
         async def check() -> str | Outcome | None:
-            nonlocal progress, suspect, explained_at
+            nonlocal progress
             copies, sitting = await b.admin.drain_view(op.victims)
             left = sum(copies.get(v, 0) for v in op.victims)
             if left == 0:
@@ -744,23 +694,10 @@ class Runner:
             h = await b.admin.health(timeout=0)
             now = self.clock()
             moving = h.relocating_shards + h.initializing_shards > 0
-            # Explain judges the current placement only; while shards move, the allocator may
-            # still be making room (ES 8.6+ plans moves towards a desired balance). A blocked
-            # answer fails the drain only when nothing moves; until then that copy is asked
-            # again at every check.
-            due = (
-                explained_at is None
-                or now - explained_at >= EXPLAIN_EVERY_POLLS * self.poll_interval
-            )
-            if sitting and (not moving or due):
-                explained_at = now
-                ref, blocked = await self._explain_block(op, b, sitting, asked, first=suspect)
-                if blocked is not None:
-                    if not moving:
-                        return Outcome("blocked", blocked)
-                    suspect = ref
-                elif ref is not None and ref == suspect:
-                    suspect = None
+            # Elasticsearch says a copy can never leave (and nothing moves): fail at once
+            blocked = await explain.verdict(sitting, moving=moving, now=now)
+            if blocked is not None:
+                return Outcome("blocked", blocked)
             # a stall: copies still on the victims, none leaving, nothing moving anywhere
             # for a while (not just the moment after the exclusion, before the allocator acts)
             if moving or progress is None or progress[0] != left:
