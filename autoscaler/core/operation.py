@@ -262,7 +262,7 @@ def start(
     up = to_replicas > from_replicas
     direction: OpDirection = "up" if up else "down"
     phase: Phase = "scaling" if up else "preflight"
-    detail = f"scale {'up' if up else 'down'} {from_replicas} -> {to_replicas}"
+    detail = f"scale {'up' if up else 'down'} {from_replicas} → {to_replicas}"
     op = Operation(
         id=op_id,
         policy=policy,
@@ -362,7 +362,7 @@ def _finish(op: Operation, now: float, detail: str) -> Transition:
         new = _end(op, "rolled_back", now, f"rolled back to {op.from_replicas}: {op.failure}")
         return Transition(new, (Announcement("ScaleRolledBack", new.history[-1].detail, True),))
     new = _end(op, "confirmed", now, detail)
-    msg = f"scaled {op.direction} {op.from_replicas} -> {op.to_replicas}: {detail}"
+    msg = f"scaled {op.direction} {op.from_replicas} → {op.to_replicas}: {detail}"
     return Transition(new, (Announcement("ScaleConfirmed", msg),))
 
 

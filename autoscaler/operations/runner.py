@@ -690,7 +690,8 @@ class Runner:
             copies, sitting = await b.admin.drain_view(op.victims)
             left = sum(copies.get(v, 0) for v in op.victims)
             if left == 0:
-                return f"{', '.join(op.victims)} hold no shard copies"
+                verb = "holds" if len(op.victims) == 1 else "hold"
+                return f"{', '.join(op.victims)} {verb} no shard copies"
             h = await b.admin.health(timeout=0)
             now = self.clock()
             moving = h.relocating_shards + h.initializing_shards > 0
