@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -74,6 +75,21 @@ def rfc3339(t: float | None) -> str | None:
     if t is None:
         return None
     return dt.datetime.fromtimestamp(t, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A failed Lease call in one line: an API error is its status and the API server's own
+    ``Status.message`` — a 403's names the user, verb, resource and namespace, i.e. the RBAC
+    rule missing — instead of the client's multi-line dump of response headers and body."""
+    if not isinstance(exc, ApiException):
+        return str(exc) or type(exc).__name__
+    head = f"HTTP {exc.status} {exc.reason}"
+    try:
+        status = json.loads(exc.body or b"null")
+    except (TypeError, ValueError):
+        status = None
+    message = status.get("message") if isinstance(status, dict) else None
+    return f"{head}: {message}" if message else head
 
 
 class LeaderElector:
@@ -143,7 +159,9 @@ class LeaderElector:
                 except (TimeoutError, OSError, ApiException) as exc:
                     log.warning(
                         "lease call failed",
-                        extra=fields(lease=self._ref(), identity=self.identity, error=str(exc)),
+                        extra=fields(
+                            lease=self._ref(), identity=self.identity, error=describe_failure(exc)
+                        ),
                     )
                 now_leader = self.is_leader()
                 if now_leader != was_leader:
@@ -239,8 +257,9 @@ class LeaderElector:
             if resp.status == 404:
                 return None
             if not 200 <= resp.status <= 299:
-                text = await resp.text()
-                raise ApiException(status=resp.status, reason=f"{resp.reason}: {text[:300]}")
+                exc = ApiException(status=resp.status, reason=resp.reason)
+                exc.body = await resp.read()  # the Status, as an error of a preloaded call has
+                raise exc
             body: dict[str, Any] = await resp.json()
             return body
         finally:

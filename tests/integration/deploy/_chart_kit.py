@@ -104,3 +104,42 @@ def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 Render = Callable[..., list[dict[str, Any]]]
+
+
+#: The chart's ServiceAccount: the key of its kubeconfig in a twin started with the chart's
+#: RBAC (``sim --rbac``), and the user its requests carry in the twin's request log.
+SA = f"{NAMESPACE}/esas-es-autoscaler"
+SA_USER = f"system:serviceaccount:{NAMESPACE}:esas-es-autoscaler"
+
+
+def rbac_manifests(text: str) -> list[dict[str, Any]]:
+    """The RBAC objects of a render: what the twin is started with (``sim --rbac FILE``)."""
+    kinds = ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "ServiceAccount")
+    return [d for d in docs_of(text) if d["kind"] in kinds]
+
+
+def local_serve_args(
+    chart_args: list[str],
+    *,
+    pdir: Path,
+    token: Path,
+    tmp_path: Path,
+    kubeconfig: str | Path,
+    pod_name: str = "esas-es-autoscaler-7d9f-abcde",
+) -> list[str]:
+    """The Deployment's ``serve`` arguments with the in-pod paths and port swapped for local
+    ones and ``$(POD_NAME)`` for ``pod_name``; everything else (state ConfigMap, Lease,
+    identity, lease timings) as the chart renders it."""
+    local = {
+        "--policies": str(pdir),
+        "--webhook-token-file": str(token),
+        "--state-dir": str(tmp_path / "state"),
+        "--port": "0",
+    }
+    out = ["--host=127.0.0.1", f"--kubeconfig={kubeconfig}"]
+    assert chart_args[0] == "serve"
+    for arg in chart_args[1:]:
+        flag, _, value = arg.partition("=")
+        value = local.get(flag, value).replace("$(POD_NAME)", pod_name)
+        out.append(f"{flag}={value}")
+    return out

@@ -41,7 +41,18 @@ from typing import Any
 
 import pytest
 import yaml
-from _chart_kit import NAMESPACE, REPO, container, docs_of, find, render_text
+from _chart_kit import (
+    NAMESPACE,
+    REPO,
+    SA,
+    SA_USER,
+    container,
+    docs_of,
+    find,
+    local_serve_args,
+    rbac_manifests,
+    render_text,
+)
 from kubernetes_asyncio import client
 
 Permission = tuple[str, str, str]  # (verb, apiGroup, resource[/subresource])
@@ -160,12 +171,6 @@ def test_state_and_lease_rules_are_limited_to_their_object_names(rendered: dict[
 # --- behavioural proof against the twin (scaffolding until the twin enforces RBAC) ---------------
 
 
-def rbac_manifests(text: str) -> list[dict[str, Any]]:
-    """The RBAC objects of a render: what the twin is started with (``sim --rbac FILE``)."""
-    kinds = ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "ServiceAccount")
-    return [d for d in docs_of(text) if d["kind"] in kinds]
-
-
 def without_rule(manifests: list[dict[str, Any]], index: int) -> list[dict[str, Any]]:
     """The manifests with the ``index``-th rule (counting over every Role in order) removed."""
     out, seen = [], 0
@@ -216,8 +221,6 @@ def _twin_enforces_rbac() -> bool:
     return "--rbac" in result.stdout
 
 
-SA = f"{NAMESPACE}/esas-es-autoscaler"
-SA_USER = f"system:serviceaccount:{NAMESPACE}:esas-es-autoscaler"
 SMALL_DATA = "logs:3x1:6gb,metrics:2x1:2gb,scratch:1x0:1gb"  # scratch has no replica
 TOKEN = "rbac-proof-token"
 
@@ -324,25 +327,6 @@ def _operations(base: str) -> list[dict[str, Any]]:
     return ops
 
 
-def _local_serve_args(chart_args: list[str], *, pdir: Path, token: Path, tmp_path: Path,
-                     kubeconfig: str) -> list[str]:  # fmt: skip
-    """The Deployment's ``serve`` arguments with the in-pod paths and port swapped for local
-    ones; everything else (state ConfigMap, Lease, identity) as the chart renders it."""
-    local = {
-        "--policies": str(pdir),
-        "--webhook-token-file": str(token),
-        "--state-dir": str(tmp_path / "state"),
-        "--port": "0",
-    }
-    out = ["--host=127.0.0.1", f"--kubeconfig={kubeconfig}"]
-    assert chart_args[0] == "serve"
-    for arg in chart_args[1:]:
-        flag, _, value = arg.partition("=")
-        value = local.get(flag, value).replace("$(POD_NAME)", "esas-es-autoscaler-7d9f-abcde")
-        out.append(f"{flag}={value}")
-    return out
-
-
 def _full_cycle(rbac_file: Path, tmp_path: Path, chart_args: list[str]) -> list[dict[str, Any]]:
     """Scale 3 → 4 → 3 (drained) → 4 as the chart's ServiceAccount; the twin's request log."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ESAS_", "KUBE"))}
@@ -358,7 +342,7 @@ def _full_cycle(rbac_file: Path, tmp_path: Path, chart_args: list[str]) -> list[
         (pdir / "proof.yaml").write_text(_policy(es))
         token = tmp_path / "token"
         token.write_text(TOKEN)
-        local = _local_serve_args(
+        local = local_serve_args(
             chart_args,
             pdir=pdir,
             token=token,
