@@ -338,11 +338,13 @@ def alert_state(a: WebhookAlert, received_at: float) -> AlertState:
 
 
 def _state(a: WebhookAlert, received_at: float) -> AlertState:
+    # positional: a frozen dataclass built with keywords costs twice as much, once per alert
+    # of every webhook (issue 10); the order is AlertState's field order
     return AlertState(
-        fingerprint=a.key(),
-        name=a.labels["alertname"],
-        labels=dict(a.labels),
-        status=a.status,
-        starts_at=parse_timestamp(a.startsAt),
-        received_at=received_at,
+        a.key(),
+        a.labels["alertname"],
+        dict(a.labels),
+        a.status,
+        parse_timestamp(a.startsAt),
+        received_at,
     )

@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from autoscaler.service.runtime import Runtime, decision_view
+from autoscaler.signals.webhook import UNAUTHORIZED, WebhookAuth
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 READY: web.AppKey[Callable[[], tuple[bool, list[str]]]] = web.AppKey("ready")
-CONTROL_AUTH: web.AppKey[Callable[[str | None], bool]] = web.AppKey("control_auth")
+CONTROL_AUTH: web.AppKey[WebhookAuth] = web.AppKey("control_auth", WebhookAuth)
 LEADER: web.AppKey[Callable[[], dict[str, Any]]] = web.AppKey("leader")
 
 
@@ -151,9 +152,13 @@ async def list_operations(request: web.Request) -> web.Response:
 async def _set_paused(request: web.Request, paused: bool) -> web.Response:
     """``POST /api/v1/policies/{name}/pause|resume``, authenticated like the webhook. A paused
     policy finishes its running operation safely but starts none."""
-    check = request.app.get(CONTROL_AUTH)
-    if check is None or not check(request.headers.get("Authorization")):
-        return _json({"error": "bad or missing credentials"}, status=401)
+    auth = request.app.get(CONTROL_AUTH)
+    if auth is None or not auth.check(authorization=request.headers.get(hdrs.AUTHORIZATION)):
+        # the webhook's 401 (signals/webhook.py): same words, same challenges
+        resp = _json({"error": UNAUTHORIZED}, status=401)
+        for challenge in auth.challenges() if auth is not None else ():
+            resp.headers.add(hdrs.WWW_AUTHENTICATE, challenge)
+        return resp
     rt = request.app[RUNTIME]
     name = request.match_info["name"]
     if name not in rt.policies:
@@ -194,10 +199,12 @@ def build_app(
     runtime: Runtime,
     ready: Callable[[], tuple[bool, list[str]]],
     webhook: Handler | None,
-    control_auth: Callable[[str | None], bool] | None = None,
+    control_auth: WebhookAuth | None = None,
     leader: Callable[[], dict[str, Any]] | None = None,
 ) -> web.Application:
-    """The aiohttp application; ``webhook`` is mounted at ``/webhook/alertmanager``."""
+    """The aiohttp application; ``webhook`` is mounted at ``/webhook/alertmanager``.
+    ``control_auth``: the credentials pause and resume require (the webhook's); without
+    it they answer 401."""
     app = web.Application(client_max_size=1 << 20)
     app[RUNTIME] = runtime
     app[READY] = ready

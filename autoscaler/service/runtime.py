@@ -133,6 +133,10 @@ class Runtime:
     )
     _alert_names: dict[str, frozenset[str]] = field(init=False, default_factory=dict)
     _policy_conditions: dict[str, list[AlertCondition]] = field(init=False, default_factory=dict)
+    # alertname -> (policy, the condition's other labels as pairs): what apply_webhook tests
+    _matchers: dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]] = field(
+        init=False, default_factory=dict
+    )
     _dirty: set[str] = field(init=False, default_factory=set)
     actuator: Actuator | None = None
     paused: set[str] = field(default_factory=set)
@@ -179,12 +183,14 @@ class Runtime:
         self._conditions = {}
         self._alert_names = {}
         self._policy_conditions = {}
+        self._matchers = {}
         for name, rt in self.policies.items():
             conds = rt.policy.alert_conditions()
             self._policy_conditions[name] = conds
             self._alert_names[name] = frozenset(c.alert for c in conds)
             for c in conds:
                 self._conditions.setdefault(c.alert, []).append((name, c))
+                self._matchers.setdefault(c.alert, []).append((name, tuple(c.labels.items())))
         self._dirty &= set(self.policies)
         self.alerts.retain(self._matchable)
 
@@ -283,11 +289,17 @@ class Runtime:
         now = self.clock()
         touched: set[str] = set()
         ignored = dropped = 0
+        matchers = self._matchers
         for a in payload.alerts:
             labels = a.labels
             matched = False
-            for name, cond in self._conditions.get(labels["alertname"], ()):
-                if cond.matches(labels):  # the same test as _matchable, done once
+            # AlertCondition.matches (the test _matchable makes) over pairs prepared by
+            # _index_alert_conditions: the index key already is the alertname
+            for name, required in matchers.get(labels["alertname"], ()):
+                for k, v in required:
+                    if labels.get(k) != v:
+                        break
+                else:
                     matched = True
                     touched.add(name)
             if not matched:

@@ -596,8 +596,10 @@ class Service:
         app = build_app(
             runtime=self.runtime,
             ready=self.ready,
-            webhook=capture_headers(handler),
-            control_auth=lambda header: self.auth.check(authorization=header),
+            # the forwarder needs the sender's headers (service/forward.py); without leader
+            # election nothing is ever forwarded, so requests skip that wrapper (issue 10)
+            webhook=capture_headers(handler) if self.settings.leader_election else handler,
+            control_auth=self.auth,
             leader=self.leader_status,
         )
         self._runner = make_runner(app, limits=self.http_limits)

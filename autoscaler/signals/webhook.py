@@ -34,6 +34,7 @@ from autoscaler.core.alerts import PayloadError, WebhookPayload, parse_webhook
 from autoscaler.metrics import Metrics
 
 __all__ = [
+    "UNAUTHORIZED",
     "WEBHOOK_PATH",
     "AuthConfigError",
     "WebhookAuth",
@@ -49,6 +50,9 @@ WEBHOOK_PATH: Final = "/webhook/alertmanager"
 WebhookHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _REALM: Final = "es-autoscaler"
+UNAUTHORIZED: Final = "missing or invalid credentials"
+"""The error of every 401 this service answers (the webhook and the control API's pause and
+resume): the same words whatever was wrong, so an answer never tells which part failed."""
 _MAX_PROBLEMS: Final = 20  # a body with 10 000 broken alerts must not get a 10 000-line answer
 _MAX_PROBLEM_CHARS: Final = 300
 _JSON: Final = "application/json"
@@ -62,6 +66,9 @@ class AuthConfigError(ValueError):
 
 def _digest(secret: bytes) -> bytes:
     return hashlib.sha256(secret).digest()
+
+
+_EMPTY_DIGEST: Final = _digest(b"")
 
 
 class WebhookAuth:
@@ -188,6 +195,11 @@ class WebhookAuth:
         """The HTTP auth schemes accepted (for ``WWW-Authenticate``)."""
         return (("Bearer",) if self._tokens else ()) + (("Basic",) if self._basic else ())
 
+    def challenges(self) -> list[str]:
+        """The ``WWW-Authenticate`` values of a 401 (RFC 9110 11.6.1): one per scheme in
+        force now (a credential rotation can change them), e.g. ``Bearer realm="..."``."""
+        return [f'{s} realm="{_REALM}"' for s in self.schemes]
+
     def check(self, *, authorization: str | None) -> bool:
         """Whether an ``Authorization`` header value carries one of the configured credentials.
 
@@ -204,7 +216,10 @@ class WebhookAuth:
         raw = value.encode("utf-8", "surrogateescape")
         bearer = raw if scheme == "bearer" and raw else b""
         basic = _decode_basic(raw) if scheme == "basic" else b""
-        bearer_digest, basic_digest = _digest(bearer), _digest(basic)
+        # The scheme not presented compares the digest of nothing (computed once): the
+        # comparisons below, the part that touches secrets, run the same either way.
+        bearer_digest = _digest(bearer) if bearer else _EMPTY_DIGEST
+        basic_digest = _digest(basic) if basic else _EMPTY_DIGEST
         ok = False
         for expected in self._tokens:
             ok |= hmac.compare_digest(bearer_digest, expected)
@@ -334,34 +349,47 @@ def _check_content_type(request: web.Request) -> None:
         )
 
 
+def _too_large(max_bytes: int) -> _Reject:
+    return _Reject(
+        413,
+        "too_large",
+        f"body larger than {max_bytes} bytes",
+        close=True,  # do not keep reading a body we refused
+    )
+
+
+def _body_if_complete(request: web.Request, *, max_bytes: int) -> bytes | None:
+    """The body when all of it came with the head (what a small webhook does), else None:
+    then :func:`_read_bounded` waits for it. Synchronous, so the common case creates no
+    coroutine. Raises _Reject (413) for a body over ``max_bytes``."""
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise _too_large(max_bytes)
+    content = request.content
+    if not content.is_eof():
+        return None
+    try:
+        body = content.read_nowait(-1)
+    except Exception as e:  # aiohttp payload errors: bad chunked encoding, truncated body
+        raise _Reject(400, "body", "request body could not be read", close=True) from e
+    if len(body) > max_bytes:  # the size was checked above; a chunked body is checked here
+        raise _too_large(max_bytes)
+    return body
+
+
 async def _read_bounded(
     request: web.Request, *, max_bytes: int, seconds: float | None = None
 ) -> bytes:
-    def too_large() -> _Reject:
-        return _Reject(
-            413,
-            "too_large",
-            f"body larger than {max_bytes} bytes",
-            close=True,  # do not keep reading a body we refused
-        )
-
-    length = request.content_length
-    if length is not None and length > max_bytes:
-        raise too_large()
+    body = _body_if_complete(request, max_bytes=max_bytes)
+    if body is not None:
+        return body
     content = request.content
     try:
-        if content.is_eof():
-            # Fast path: the whole (small) body arrived with the head; nothing to wait for.
-            # The size was checked above; a chunked body is checked here.
-            body = content.read_nowait(-1)
-            if len(body) > max_bytes:
-                raise too_large()
-            return body
         buf = bytearray()
         async with asyncio.timeout(seconds):
             while chunk := await content.readany():
                 if len(buf) + len(chunk) > max_bytes:
-                    raise too_large()
+                    raise _too_large(max_bytes)
                 buf += chunk
     except _Reject:
         raise
@@ -395,7 +423,6 @@ def webhook_handler(
     """
     if max_bytes < 1:
         raise ValueError("max_bytes must be positive")
-    challenge = [f'{s} realm="{_REALM}"' for s in auth.schemes]
 
     counters: dict[tuple[int, str], Any] = {}  # labelled children, looked up once each
 
@@ -424,7 +451,7 @@ def webhook_handler(
                 "fields": {
                     "status": r.status,
                     "reason": r.reason,
-                    "error": r.error if r.reason != "auth" else "bad or missing credentials",
+                    "error": r.error,
                     "remote": request.remote,
                 }
             },
@@ -435,7 +462,7 @@ def webhook_handler(
         for k, v in r.headers.items():
             resp.headers[k] = v
         if r.status == 401:
-            for c in challenge:
+            for c in auth.challenges():
                 resp.headers.add(hdrs.WWW_AUTHENTICATE, c)
         if r.close:
             resp.force_close()
@@ -451,9 +478,11 @@ def webhook_handler(
                     headers={hdrs.ALLOW: hdrs.METH_POST},
                 )
             if not auth.check(authorization=request.headers.get(hdrs.AUTHORIZATION)):
-                raise _Reject(401, "auth", "missing or invalid credentials")
+                raise _Reject(401, "auth", UNAUTHORIZED)
             _check_content_type(request)
-            body = await _read_bounded(request, max_bytes=max_bytes, seconds=read_timeout)
+            body = _body_if_complete(request, max_bytes=max_bytes)
+            if body is None:
+                body = await _read_bounded(request, max_bytes=max_bytes, seconds=read_timeout)
             try:
                 if len(body) > _OFFLOAD_BYTES:
                     payload = await asyncio.to_thread(_decode, body)
@@ -498,16 +527,17 @@ def webhook_handler(
             )
             resp.headers[hdrs.RETRY_AFTER] = "1"
             return resp
-        log.debug(
-            "webhook_applied",
-            extra={
-                "fields": {
-                    "group": payload.groupKey,
-                    "status": payload.status,
-                    "alerts": len(payload.alerts),
-                }
-            },
-        )
+        if log.isEnabledFor(logging.DEBUG):  # per request: build nothing when not logged
+            log.debug(
+                "webhook_applied",
+                extra={
+                    "fields": {
+                        "group": payload.groupKey,
+                        "status": payload.status,
+                        "alerts": len(payload.alerts),
+                    }
+                },
+            )
         return respond(200, "ok", {"status": "ok", "alerts": len(payload.alerts)})
 
     return handle
