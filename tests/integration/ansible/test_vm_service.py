@@ -112,7 +112,9 @@ async def test_sigterm_during_a_playbook_run_stops_promptly_and_the_restart_resu
             fleet = {v["name"] for v in (await sim(twin, "GET", "/_sim/nodes"))["nodes"]}
             assert "vms-slow-4" in fleet  # provisioned before the stop
             first.terminate()
-            assert first.proc.wait(timeout=10) == 0  # SIGTERM answered within 10 s
+            # SIGTERM answered within the pod's grace period (the chart's 30 s), not after
+            # the playbook's 431 s step: a hang guard, not a benchmark
+            assert first.proc.wait(timeout=30) == 0
             assert not sleepers(431)  # the playbook's command did not outlive the service
             (held,) = [r for r in first.lines() if r.get("event") == "playbook_start"]
 

@@ -138,8 +138,9 @@ def test_sighup_with_a_broken_policy_keeps_the_old_one_and_counts_the_failure(se
 def test_sigterm_stops_the_service_with_exit_code_zero(served: Any) -> None:
     proc, _, _ = served
     proc.send_signal(signal.SIGTERM)
-    # a hang guard, not a benchmark: the requirement is "exit 0 within 10 s"
-    assert proc.wait(timeout=10) == 0
+    # a hang guard, not a benchmark: the requirement is "exit 0 within the pod's grace
+    # period" (the chart's terminationGracePeriodSeconds, 30 s; then the kubelet kills)
+    assert proc.wait(timeout=30) == 0
 
 
 def test_serve_refuses_to_start_without_webhook_auth(tmp_path: Path) -> None:
