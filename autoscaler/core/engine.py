@@ -33,7 +33,7 @@ from autoscaler.core.policy import (
     ScaleRule,
 )
 from autoscaler.core.preflight import disk_reason, projected_disk_from_percent
-from autoscaler.core.windows import WindowParts, holds_from_runs, window_at
+from autoscaler.core.windows import WindowParts, quiet_from_runs, window_at
 
 T = TypeVar("T")
 Direction = Literal["up", "down"]
@@ -268,23 +268,29 @@ def _evaluate(c: Condition, ctx: _Ctx, leaves: list[LeafReport]) -> tuple[bool, 
     return report.holds, (report.condition if report.holds else None)
 
 
+Quiet = tuple[tuple[float, float], ...]
+"""Why a condition does not hold, and for how long it cannot: at no ``later ≥ now`` such
+that ``later − b < d`` for every ``(b, d)`` (same observations, alerts, staleness, TTL and
+``not_before``). See ``core.windows.quiet_from_runs``."""
+
 _Check = Callable[
-    [Mapping[MetricKey, Series], AlertBook, float, float, float, "float | None"], bool
+    [Mapping[MetricKey, Series], AlertBook, float, float, float, "float | None"], "Quiet | None"
 ]
 """A condition compiled to a verdict: ``(series by key, alerts, now, staleness, alert TTL,
-not_before) -> holds``, positional (no context object, no keywords: it runs ~10⁶ times in a
-30-day back-test)."""
+not_before) -> None`` when it holds, else its ``Quiet``; positional (no context object, no
+keywords: it runs ~10⁵–10⁶ times in a 30-day back-test)."""
 
 
 def _check(c: Condition) -> _Check:
     """``c`` compiled once into nested closures over its constants: ``_evaluate``'s verdict
     without its reports, short-circuiting like ``all``/``any``. A metric leaf answers with
-    ``core.windows.holds_from_runs`` from the series' memoised run starts (remembering the
+    ``core.windows.quiet_from_runs`` from the series' memoised run starts (remembering the
     last series it looked them up for, so a back-test's fixed series costs one lookup)."""
     if isinstance(c, MetricCondition):
         plan = _memo(c, lambda: _metric_leaf(c))
         key, predicate, predicate_key = plan.key, plan.predicate, plan.predicate_key
         needed = c.for_ or 0.0
+        never: Quiet = ((float("inf"), needed),)
         last: list[Any] = [None, None, None]  # (series, staleness, its run starts)
 
         def metric(
@@ -294,13 +300,14 @@ def _check(c: Condition) -> _Check:
             staleness: float,
             alert_ttl: float,
             not_before: float | None,
-        ) -> bool:
+        ) -> Quiet | None:
             series = series_by_key.get(key)
             if series is None:
-                return False  # never observed: what window_at says of the empty series
+                return never  # never observed: what window_at says of the empty series
             if series is not last[0] or staleness != last[1]:
                 last[:] = series, staleness, series.cached_runs(predicate_key, predicate, staleness)
-            return holds_from_runs(series.times, last[2], needed, now, staleness, not_before)
+            bound = quiet_from_runs(series.times, last[2], needed, now, staleness, not_before)
+            return None if bound is None else ((bound, needed),)
 
         return metric
     if isinstance(c, AllOf):
@@ -313,11 +320,12 @@ def _check(c: Condition) -> _Check:
             staleness: float,
             alert_ttl: float,
             not_before: float | None,
-        ) -> bool:
-            for part in parts:  # a plain loop: cheaper than all(<genexpr>)
-                if not part(series_by_key, alerts, now, staleness, alert_ttl, not_before):
-                    return False
-            return True
+        ) -> Quiet | None:
+            for part in parts:  # the first part that does not hold says for how long
+                quiet = part(series_by_key, alerts, now, staleness, alert_ttl, not_before)
+                if quiet is not None:
+                    return quiet
+            return None
 
         return all_of
     if isinstance(c, AnyOf):
@@ -330,11 +338,14 @@ def _check(c: Condition) -> _Check:
             staleness: float,
             alert_ttl: float,
             not_before: float | None,
-        ) -> bool:
-            for option in options:
-                if option(series_by_key, alerts, now, staleness, alert_ttl, not_before):
-                    return True
-            return False
+        ) -> Quiet | None:
+            quiet: Quiet = ()
+            for option in options:  # quiet while every option is
+                q = option(series_by_key, alerts, now, staleness, alert_ttl, not_before)
+                if q is None:
+                    return None
+                quiet += q
+            return quiet
 
         return any_of
     alert_condition = c
@@ -346,18 +357,24 @@ def _check(c: Condition) -> _Check:
         staleness: float,
         alert_ttl: float,
         not_before: float | None,
-    ) -> bool:
-        return _alert_window(alert_condition, alerts, now, alert_ttl, not_before)[0]
+    ) -> Quiet | None:
+        if _alert_window(alert_condition, alerts, now, alert_ttl, not_before)[0]:
+            return None
+        return ((now, 0.0),)  # no bound claimed (an alert may start later): ask again
 
     return alert
 
 
-def _policy_checks(policy: Policy) -> tuple[_Check | None, _Check | None]:
-    """The compiled ``when`` of each direction (``None``: the policy has no such rule)."""
-    return (
-        _check(policy.scaleUp.when) if policy.scaleUp is not None else None,
-        _check(policy.scaleDown.when) if policy.scaleDown is not None else None,
-    )
+class _PolicyChecks:
+    """A policy's compiled ``when`` per direction, and ``may_act``'s last "no" with the
+    inputs it was given (valid while they are the same objects and its ``Quiet`` lasts)."""
+
+    __slots__ = ("down", "quiet", "up")
+
+    def __init__(self, policy: Policy) -> None:
+        self.up = _check(policy.scaleUp.when) if policy.scaleUp is not None else None
+        self.down = _check(policy.scaleDown.when) if policy.scaleDown is not None else None
+        self.quiet: tuple[Any, ...] | None = None
 
 
 def may_act(
@@ -380,6 +397,10 @@ def may_act(
     same window rule, ``core.windows``, without reports), it is not at its bound (scale-up
     at max, scale-down at min) and its cooldown is over — so a direction failing either of
     the last two is not evaluated at all. Up winning over down is not modelled: "ask" then.
+
+    A "no" also says for how long it lasts (``Quiet``); asked again with the very same
+    observations, alerts and state objects, a later ``now`` within it is answered "no"
+    without evaluating (equal to evaluating: property-tested).
     """
     if policy.mode == "paused" or state.operation_in_progress:
         return False
@@ -388,16 +409,18 @@ def may_act(
     if current is None or current < bounds.min or current > bounds.max:
         return True
     hit = _MEMO.get(id(policy))
-    up, down = (
+    checks: _PolicyChecks = (
         hit[1]
         if hit is not None and hit[0] is policy
-        else _memo(policy, lambda: _policy_checks(policy))
+        else _memo(policy, lambda: _PolicyChecks(policy))
     )
     last = state.last_confirmed_at
+    up = checks.up
     if up is not None and (
         current >= bounds.max or (last is not None and last + _cooldown(policy.scaleUp) - now > 0)
     ):
         up = None  # decide: "at_max", or "cooldown" (cooldown_remaining > 0)
+    down = checks.down
     if down is not None and (
         current <= bounds.min or (last is not None and last + _cooldown(policy.scaleDown) - now > 0)
     ):
@@ -406,11 +429,33 @@ def may_act(
         return False
     if staleness is None:
         staleness = policy.elasticsearch.staleness_limit
+    memo = checks.quiet
+    if (
+        memo is not None
+        and memo[0] is observations
+        and memo[1] is alerts
+        and memo[2] is state
+        and memo[3] == staleness
+        and memo[4] == alert_ttl
+        and memo[5] is up
+        and memo[6] is down
+        and memo[7] <= now
+    ):
+        for b, d in memo[8]:
+            if not now - b < d:
+                break
+        else:
+            return False
     series = observations.series
-    return bool(
-        (up is not None and up(series, alerts, now, staleness, alert_ttl, last))
-        or (down is not None and down(series, alerts, now, staleness, alert_ttl, last))
-    )
+    quiet: Quiet = ()
+    for check in (up, down):
+        if check is not None:
+            q = check(series, alerts, now, staleness, alert_ttl, last)
+            if q is None:
+                return True
+            quiet += q
+    checks.quiet = (observations, alerts, state, staleness, alert_ttl, up, down, now, quiet)
+    return False
 
 
 def _cooldown(rule: ScaleRule | None) -> float:

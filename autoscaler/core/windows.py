@@ -169,37 +169,49 @@ def window_at(
     return (elapsed >= needed if needed > 0 else True, False, elapsed, needed, latest, latest_at)
 
 
-def holds_from_runs(
+def quiet_from_runs(
     times: Sequence[float],
     runs: Sequence[float],
     needed: float,
     now: float,
     staleness: float,
     not_before: float | None,
-) -> bool:
-    """``window_at(...)[0]`` (does the condition hold?) from a series' ``times`` and its run
-    starts for the predicate (``run_starts``), for verdicts that need no explanation.
+) -> float | None:
+    """``None`` when ``window_at(...)`` holds; else a bound ``b`` saying for how long it
+    cannot: it does not hold at any ``later ≥ now`` with ``later − b < needed`` (same series,
+    ``staleness`` and ``not_before``). From a series' ``times`` and its run starts for the
+    predicate (``run_starts``), for verdicts that need no explanation.
 
-    Equal to ``window_at`` without its search for the newest sample at least ``needed`` old:
+    Holds: ``window_at`` without its search for the newest sample at least ``needed`` old:
     the run (clamped to the series and to ``not_before``) starts at a sample time ``s``;
     ``now − at`` does not increase with ``at``, so that search lands at or after ``s``, giving
-    ``elapsed ≥ needed``, exactly when ``now − s ≥ needed`` (property-tested against the
-    walk-back in ``tests/unit/core/test_windows_incremental.py``).
+    ``elapsed ≥ needed``, exactly when ``now − s ≥ needed``.
+
+    The bound is the earliest start a later check can find: ``s`` itself while that run is
+    not long enough yet (a later sample continues it or breaks it, starting later); when the
+    newest sample fails or is stale, or none is past ``not_before``, the next sample after
+    it (the run breaks there); ``inf`` when there is none. Both are property-tested against
+    the walk-back in ``tests/unit/core/test_windows_incremental.py``.
     """
     end = bisect.bisect_right(times, now)
     if end == 0:
-        return False
+        return times[0] if times else _NEVER
     last = end - 1
-    if now - times[last] > staleness:
-        return False
+    if now - times[last] > staleness:  # stale: the next sample is further than staleness
+        return times[end] if end < len(times) else _NEVER
     start = runs[last]
     if start != start:  # NO_RUN: the newest sample fails
-        return False
+        return times[end] if end < len(times) else _NEVER
     if start < times[0]:
         start = times[0]
     if not_before is not None and start < not_before:
         first = bisect.bisect_left(times, not_before)
         if first > last:
-            return False
+            return times[first] if first < len(times) else _NEVER
         start = times[first]
-    return not needed > 0 or now - start >= needed
+    if not needed > 0 or now - start >= needed:
+        return None
+    return start
+
+
+_NEVER = float("inf")

@@ -11,6 +11,7 @@ floor (``not_before``). ``may_act`` (the back-test's shortcut) must never say "n
 
 from __future__ import annotations
 
+import itertools
 import operator
 from functools import partial
 
@@ -21,7 +22,13 @@ from autoscaler.core.alerts import AlertBook
 from autoscaler.core.engine import TargetState, decide, may_act
 from autoscaler.core.observations import Observations, Series
 from autoscaler.core.policy import Policy
-from autoscaler.core.windows import Predicate, WindowResult, holds_from_runs, run_starts, sustained
+from autoscaler.core.windows import (
+    Predicate,
+    WindowResult,
+    quiet_from_runs,
+    run_starts,
+    sustained,
+)
 
 PROFILE = settings(max_examples=200, deadline=None)
 
@@ -140,7 +147,7 @@ def test_incremental_window_equals_rescanning_on_random_series(data: st.DataObje
 
 @PROFILE
 @given(data=st.data())
-def test_holds_from_runs_equals_the_rescanned_verdict(data: st.DataObject) -> None:
+def test_quiet_from_runs_holds_exactly_when_the_rescan_holds(data: st.DataObject) -> None:
     """The verdict-only check (``may_act``'s) without ``window_at``'s search for the newest
     sample at least ``needed`` old: the same ``holds`` as the walk-back, gaps, floors and
     rounding of ``now − at`` included."""
@@ -157,8 +164,36 @@ def test_holds_from_runs_equals_the_rescanned_verdict(data: st.DataObject) -> No
         expected = rescan(
             s, predicate, duration=duration, now=now, staleness=staleness, not_before=not_before
         )
-        got = holds_from_runs(s.times, runs, duration or 0.0, now, staleness, not_before)
-        assert got == expected.holds
+        got = quiet_from_runs(s.times, runs, duration or 0.0, now, staleness, not_before)
+        assert (got is None) == expected.holds
+
+
+@PROFILE
+@given(data=st.data())
+def test_a_quiet_bound_is_never_broken_by_a_later_check(data: st.DataObject) -> None:
+    """``quiet_from_runs``'s bound ``b`` (``may_act`` answers "no" from it without asking
+    again): the walk-back does not hold at any later ``now`` with ``now − b < needed`` —
+    checked at every sample time after, at a window's length after each, and just before."""
+    s = data.draw(series_of())
+    _, predicate = data.draw(predicates)
+    duration = data.draw(durations)
+    needed = duration or 0.0
+    staleness = data.draw(st.sampled_from([30.0, 0.5, 1e9]))
+    not_before = data.draw(st.one_of(st.none(), moments(s)))
+    runs = run_starts(s, predicate=predicate, staleness=staleness)
+    now = data.draw(moments(s, duration))
+    bound = quiet_from_runs(s.times, runs, needed, now, staleness, not_before)
+    assert (bound is None) == rescan(
+        s, predicate, duration=duration, now=now, staleness=staleness, not_before=not_before
+    ).holds
+    if bound is None:
+        return
+    later = {now, bound, bound + needed, bound + needed - 1e-6}
+    later |= {t + d for t in s.times for d in (0.0, needed, needed - 1e-6, 0.05)}
+    for t in sorted(x for x in later if x >= now and x - bound < needed):
+        assert not rescan(
+            s, predicate, duration=duration, now=t, staleness=staleness, not_before=not_before
+        ).holds, (t, bound)
 
 
 @PROFILE
@@ -295,3 +330,77 @@ def test_may_act_says_no_action_only_where_decide_holds_at_bounds_cooldowns_and_
     decision = decide(policy, obs, AlertBook(), state, now)
     if not may_act(policy, obs, AlertBook(), state, now):
         assert decision.action == "none", decision.reasons
+
+
+@settings(max_examples=50, deadline=None)  # each example asks ~100 times
+@given(data=st.data())
+def test_may_act_answers_a_replay_sample_after_sample_as_it_answers_each_afresh(
+    data: st.DataObject,
+) -> None:
+    """A back-test asks ``may_act`` at every sample with the same observations and state
+    objects; its remembered "no" (``Quiet``) must give the answer a fresh evaluation gives."""
+    runs = data.draw(
+        st.lists(
+            st.tuples(st.sampled_from([10.0, 95.0]), st.integers(1, 15)),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    vals = tuple(v for v, n in runs for _ in range(n))
+    steps = data.draw(st.lists(st.sampled_from([10.0, 10.0, 10.0, 45.0]), min_size=len(vals)))
+    times = tuple(itertools.accumulate(steps[: len(vals)], initial=1000.0))[: len(vals)]
+    cpu = Series(times, vals)
+    heap = Series(times, (95.0,) * len(times))  # up reads cpu alone, down cpu's for-window
+    obs = Observations({("cpu", "avg"): cpu, ("heap", "avg"): heap}, times)
+    lo, hi = 1, 5
+    policy = _policy(
+        50,
+        50,
+        data.draw(st.sampled_from(["10s", "1m"])),
+        data.draw(st.sampled_from(["0s", "30s"])),
+        lo,
+        hi,
+    )
+    states = [
+        TargetState(
+            data.draw(st.sampled_from([lo, lo + 1, hi - 1, hi])),
+            False,
+            # confirmed at a sample or between two: cooldowns then end inside a quiet spell
+            data.draw(st.one_of(st.none(), st.sampled_from(times).map(lambda t: t + 3.0))),
+        )
+        for _ in range(2)
+    ]
+    books = [AlertBook(), AlertBook()]
+    nows = sorted({t + d for t in times for d in (0.0, 5.0)})
+    if data.draw(st.booleans()):  # mostly forward, as a replay asks; sometimes not
+        nows = data.draw(st.permutations(nows))
+    for now in nows:
+        # a replay's state changes at confirmations; here any call may change it
+        for state in data.draw(st.permutations(states)):
+            book = data.draw(st.sampled_from(books))
+            fresh = may_act(policy.model_copy(), obs, book, state, now)
+            assert may_act(policy, obs, book, state, now) == fresh, now
+
+
+def test_may_act_does_not_reuse_a_no_given_for_another_state_or_before_a_cooldown_ends() -> None:
+    """cpu 95 from 1000 s on; scale-up needs 1m of it. Confirmed at 1003 (state A), windows
+    start at the 1010 sample: at 1065 "no" (55 s of 60; scale-down in its cooldown). The same
+    moment with nothing confirmed (state B, at min: scale-down is out) holds; A holds at 1070.
+    With a 3m scale-up cooldown, a "no" at 1180 (scale-up cooling down, scale-down not
+    holding until the next sample at 1190) is not reused at 1185, when scale-up may act."""
+    times = tuple(1000.0 + 10 * i for i in range(31))
+    cpu = Series(times, (95.0,) * len(times))
+    obs = Observations({("cpu", "avg"): cpu, ("heap", "avg"): cpu}, times)
+    policy = _policy(50, 50, "1m", "30s", 1, 5)
+    a, b = TargetState(2, False, 1003.0), TargetState(1, False, None)
+    book = AlertBook()
+    assert may_act(policy, obs, book, a, 1065.0) is False
+    assert may_act(policy, obs, book, b, 1065.0) is True
+    assert may_act(policy, obs, book, a, 1066.0) is False
+    assert may_act(policy, obs, book, a, 1070.0) is True
+    assert policy.scaleUp is not None
+    slow_up = policy.model_copy(
+        update={"scaleUp": policy.scaleUp.model_copy(update={"cooldown": 180.0})}
+    )
+    assert may_act(slow_up, obs, book, a, 1180.0) is False
+    assert may_act(slow_up, obs, book, a, 1185.0) is True
