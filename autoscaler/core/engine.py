@@ -366,14 +366,31 @@ def _check(c: Condition) -> _Check:
 
 
 class _PolicyChecks:
-    """A policy's compiled ``when`` per direction, and ``may_act``'s last "no" with the
-    inputs it was given (valid while they are the same objects and its ``Quiet`` lasts)."""
+    """A (frozen) policy's compiled ``when`` per direction with the constants ``may_act``
+    reads, and its last "no" with the inputs it was given (valid while they are the same
+    objects and its ``Quiet`` lasts)."""
 
-    __slots__ = ("down", "quiet", "up")
+    __slots__ = (
+        "down",
+        "down_cooldown",
+        "hi",
+        "lo",
+        "paused",
+        "quiet",
+        "staleness",
+        "up",
+        "up_cooldown",
+    )
 
     def __init__(self, policy: Policy) -> None:
-        self.up = _check(policy.scaleUp.when) if policy.scaleUp is not None else None
-        self.down = _check(policy.scaleDown.when) if policy.scaleDown is not None else None
+        up, down = policy.scaleUp, policy.scaleDown
+        self.up = _check(up.when) if up is not None else None
+        self.down = _check(down.when) if down is not None else None
+        self.up_cooldown = up.cooldown if up is not None else 0.0
+        self.down_cooldown = down.cooldown if down is not None else 0.0
+        self.lo, self.hi = policy.replicas.min, policy.replicas.max
+        self.paused = policy.mode == "paused"
+        self.staleness = policy.elasticsearch.staleness_limit
         self.quiet: tuple[Any, ...] | None = None
 
 
@@ -402,33 +419,32 @@ def may_act(
     observations, alerts and state objects, a later ``now`` within it is answered "no"
     without evaluating (equal to evaluating: property-tested).
     """
-    if policy.mode == "paused" or state.operation_in_progress:
-        return False
-    current = state.replicas
-    bounds = policy.replicas
-    if current is None or current < bounds.min or current > bounds.max:
-        return True
     hit = _MEMO.get(id(policy))
     checks: _PolicyChecks = (
         hit[1]
         if hit is not None and hit[0] is policy
         else _memo(policy, lambda: _PolicyChecks(policy))
     )
+    if checks.paused or state.operation_in_progress:
+        return False
+    current = state.replicas
+    if current is None or current < checks.lo or current > checks.hi:
+        return True
     last = state.last_confirmed_at
     up = checks.up
     if up is not None and (
-        current >= bounds.max or (last is not None and last + _cooldown(policy.scaleUp) - now > 0)
+        current >= checks.hi or (last is not None and last + checks.up_cooldown - now > 0)
     ):
         up = None  # decide: "at_max", or "cooldown" (cooldown_remaining > 0)
     down = checks.down
     if down is not None and (
-        current <= bounds.min or (last is not None and last + _cooldown(policy.scaleDown) - now > 0)
+        current <= checks.lo or (last is not None and last + checks.down_cooldown - now > 0)
     ):
         down = None  # decide: "at_min", or "cooldown"
     if up is None and down is None:
         return False
     if staleness is None:
-        staleness = policy.elasticsearch.staleness_limit
+        staleness = checks.staleness
     memo = checks.quiet
     if (
         memo is not None
@@ -456,11 +472,6 @@ def may_act(
             quiet += q
     checks.quiet = (observations, alerts, state, staleness, alert_ttl, up, down, now, quiet)
     return False
-
-
-def _cooldown(rule: ScaleRule | None) -> float:
-    assert rule is not None  # a compiled check exists only for a rule that exists
-    return rule.cooldown
 
 
 def evaluate_rule(rule: ScaleRule, ctx: _Ctx) -> ConditionReport:
