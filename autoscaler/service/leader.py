@@ -80,7 +80,12 @@ def rfc3339(t: float | None) -> str | None:
 def describe_failure(exc: BaseException) -> str:
     """A failed Lease call in one line: an API error is its status and the API server's own
     ``Status.message`` — a 403's names the user, verb, resource and namespace, i.e. the RBAC
-    rule missing — instead of the client's multi-line dump of response headers and body."""
+    rule missing — instead of the client's multi-line dump of response headers and body.
+
+    Every API error answers a ``Status`` object whose ``message`` is for humans (kubernetes/
+    community ``contributors/devel/sig-architecture/api-conventions.md``, "Response Status
+    Kind"); kubernetes-asyncio keeps the raw answer in ``ApiException.body``
+    (``client/exceptions.py``: ``self.body = http_resp.data``)."""
     if not isinstance(exc, ApiException):
         return str(exc) or type(exc).__name__
     head = f"HTTP {exc.status} {exc.reason}"
