@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -557,13 +557,46 @@ def decide(
     )
     up = evaluate_rule(policy.scaleUp, ctx) if policy.scaleUp else None
     down = evaluate_rule(policy.scaleDown, ctx) if policy.scaleDown else None
+    would = _decide(policy, observations, state, now, ctx, up, down)
+    return _paused(would) if policy.mode == "paused" else would
+
+
+def _paused(would: Decision) -> Decision:
+    """A paused policy's decision: a hold that never acts (so no operation and no cooldown
+    starts), saying what the policy would have done — ``paused(would scale up 3 → 4: avg cpu >
+    80% for 5m)`` — so that an SRE sees what resuming it would do. Only ``paused`` when it
+    would hold anyway (that hold's own reasons are not repeated)."""
+    reason = Reason("paused")
+    if would.action != "none" and would.reasons:
+        first = would.reasons[0]
+        verb = "scale up" if would.action == "scale_up" else "scale down"
+        why = first.condition or first.detail
+        detail = f"would {verb} {would.from_replicas} → {would.to_replicas}"
+        reason = Reason("paused", detail=f"{detail}: {why}" if why else detail)
+    return replace(
+        would,
+        action="none",
+        to_replicas=would.from_replicas,
+        reasons=(reason,),
+        act=False,
+    )
+
+
+def _decide(
+    policy: Policy,
+    observations: Observations,
+    state: TargetState,
+    now: float,
+    ctx: _Ctx,
+    up: ConditionReport | None,
+    down: ConditionReport | None,
+) -> Decision:
+    """``decide`` once the conditions are evaluated, as if the policy were not paused."""
     current = state.replicas
 
     def hold(*reasons: Reason) -> Decision:
         return Decision(policy.name, now, "none", current, current, tuple(reasons), False, up, down)
 
-    if policy.mode == "paused":
-        return hold(Reason("paused"))
     if state.operation_in_progress:
         return hold(Reason("operation_in_progress"))
     if current is None:

@@ -442,8 +442,29 @@ def test_paused_never_acts_and_says_so(make_policy, hot) -> None:
     assert d.up.holds
 
 
+def test_a_paused_hold_says_what_the_policy_would_have_done(make_policy, hot) -> None:
+    """An SRE sees what resuming would do; the decision stays a hold (no operation, so no
+    cooldown either) and its only reason code stays ``paused``."""
+    d = run(make_policy(mode="paused"), hot, now=300)
+    assert [str(r) for r in d.reasons] == [f"paused(would scale up 3 → 4: {UP})"]
+    assert d.to_dict()["reasons"] == [{"code": "paused", "detail": f"would scale up 3 → 4: {UP}"}]
+    active = run(make_policy(), hot, now=300)
+    assert (active.action, active.from_replicas, active.to_replicas) == ("scale_up", 3, 4)
+
+
+def test_a_paused_hold_says_only_paused_when_the_policy_would_hold_anyway(
+    make_policy, hot, calm
+) -> None:
+    assert [str(r) for r in run(make_policy(mode="paused"), calm, now=300).reasons] == ["paused"]
+    # in its cooldown, the active policy would hold too: nothing "would" happen
+    cooling = run(make_policy(mode="paused"), hot, now=300, confirmed=200)
+    assert [str(r) for r in cooling.reasons] == ["paused"]
+
+
 def test_paused_wins_over_out_of_bounds(make_policy, calm) -> None:
-    assert codes(run(make_policy(mode="paused"), calm, now=300, replicas=1)) == ["paused"]
+    d = run(make_policy(mode="paused"), calm, now=300, replicas=1)
+    assert (d.action, d.act, codes(d)) == ("none", False, ["paused"])
+    assert str(d.reasons[0]).startswith("paused(would scale up 1 → ")
 
 
 def test_dry_run_decides_but_does_not_act(make_policy, hot) -> None:
