@@ -13,7 +13,7 @@ import itertools
 import json
 import operator
 import statistics
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +62,7 @@ class MetricsTable:
 
 _SEEN_LIMIT = 1 << 16
 _CHUNK = 2048
+_COMMAS = operator.methodcaller("count", ",")
 
 
 def _lines(text: str) -> Iterator[str]:
@@ -82,7 +83,8 @@ def parse_metrics_csv(source: str | Iterable[str], *, file: str = "metrics.csv")
 
     ``source`` is the text, or its lines (a file opened with ``newline=""``, read as it goes).
     """
-    reader = csv.reader(_lines(source) if isinstance(source, str) else source)
+    source_lines = _lines(source) if isinstance(source, str) else iter(source)
+    reader = csv.reader(source_lines)
     try:
         header = next(reader)
     except StopIteration:
@@ -158,10 +160,32 @@ def parse_metrics_csv(source: str | Iterable[str], *, file: str = "metrics.csv")
     def whole_chunk(chunk: list[list[str]]) -> bool:
         """Read a chunk of ordinary rows column by column (C-level maps); ``False``, having
         changed nothing but the ``seen`` cache, when any row needs ``one_row``."""
-        nonlocal last
         if set(map(len, chunk)) != {width}:
             return False
-        cells = list(zip(*chunk, strict=True))
+        return whole_columns(list(zip(*chunk, strict=True)))
+
+    def whole_block(block: list[str]) -> bool:
+        """``whole_chunk`` of a block of lines without the csv module, when they are plain:
+        no quote (so each line is one row and a comma always separates cells), no NUL, line
+        ends ``\n`` or ``\r\n``, and every line has the header's number of cells. Then the
+        block's cells are one ``str.split`` and each column a slice of it (no list per row)."""
+        text = "".join(block)
+        if '"' in text or "\0" in text:
+            return False
+        if "\r" in text:
+            if text.count("\r") != text.count("\r\n"):
+                return False
+            text = text.replace("\r\n", "\n")
+        if set(map(_COMMAS, block)) != {width - 1}:
+            return False
+        flat = text.removesuffix("\n").replace("\n", ",").split(",")
+        if len(flat) != len(block) * width:
+            return False
+        return whole_columns([flat[j::width] for j in range(width)])
+
+    def whole_columns(cells: list[Sequence[str]]) -> bool:
+        """The cells of ordinary rows, one sequence per column, read column by column."""
+        nonlocal last
         try:
             at = list(map(float, cells[0]))
         except ValueError:
@@ -192,17 +216,30 @@ def parse_metrics_csv(source: str | Iterable[str], *, file: str = "metrics.csv")
         last = at[-1]
         return True
 
-    while True:
-        chunk: list[list[str]] = []
-        lines: list[int] = []
-        for row in itertools.islice(reader, _CHUNK):
-            chunk.append(row)
-            lines.append(reader.line_num)
-        if not chunk:
+    consumed = reader.line_num  # lines read so far (the header's)
+    while True:  # plain blocks of lines, as long as they come
+        block = list(itertools.islice(source_lines, _CHUNK))
+        if not block:
             break
-        if not whole_chunk(chunk):
-            for row, line in zip(chunk, lines, strict=True):
-                one_row(row, line)
+        if whole_block(block):
+            consumed += len(block)
+            continue
+        # Something unusual (quotes, a blank or short line, a bad number, ...): the csv
+        # reader from here to the end (a quoted cell may span lines), rows in chunks, and
+        # any chunk with an odd row row by row, with its line numbers.
+        reader = csv.reader(itertools.chain(block, source_lines))
+        while True:
+            chunk: list[list[str]] = []
+            lines: list[int] = []
+            for row in itertools.islice(reader, _CHUNK):
+                chunk.append(row)
+                lines.append(consumed + reader.line_num)
+            if not chunk:
+                break
+            if not whole_chunk(chunk):
+                for row, line in zip(chunk, lines, strict=True):
+                    one_row(row, line)
+        break
     if not times:
         raise InputError(file, 2, "no data rows")
     polls = tuple(times)  # one tuple for the table and the observations (from_columns keeps it)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import random
+import tempfile
+from pathlib import Path
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -69,6 +71,9 @@ ODDITIES = [
     "{iso},4,5,6",  # RFC 3339 timestamp
     "{t}, 7 ,, 8.5",  # spaces and a missing cell
     "{back},1,2,3",  # time going backwards
+    '{t},"4",5,6',  # a quoted cell
+    '{t},"4\n",5,6',  # a quoted cell over two lines (float() ignores the line end)
+    "{t},1,2,3\r",  # a line ending in CR alone
 ]
 
 
@@ -88,7 +93,7 @@ def _text(seed: int, rows: int, oddities: list[tuple[int, int]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _outcome(fn: object, text: str) -> object:
+def _outcome(fn: object, text: object) -> object:
     try:
         table = fn(text)  # type: ignore[operator]
     except InputError as e:
@@ -111,3 +116,31 @@ def test_chunked_csv_reading_equals_the_row_by_row_reference(
 ) -> None:
     text = _text(seed, rows, oddities)
     assert _outcome(parse_metrics_csv, text) == _outcome(reference, text)
+
+
+@settings(max_examples=15, deadline=None)
+@example(seed=3, rows=2100, oddities=[], crlf=False)  # plain blocks only (str.split)
+@example(seed=4, rows=4500, oddities=[(3000, 7)], crlf=True)  # plain, then csv from a quote
+@given(
+    seed=st.integers(0, 2**16),
+    rows=st.integers(1, 5000),
+    oddities=st.lists(
+        st.tuples(st.integers(0, 4999), st.integers(0, len(ODDITIES) - 1)), max_size=3
+    ),
+    crlf=st.booleans(),
+)
+def test_a_file_read_as_it_goes_gives_the_reference_table_or_error(
+    seed: int, rows: int, oddities: list[tuple[int, int]], crlf: bool
+) -> None:
+    """What ``backtest`` does: the lines of a file opened with ``newline=""`` (plain blocks
+    split with ``str`` methods, anything unusual from there on by the csv module), with
+    ``\n`` or ``\r\n`` line ends: the same table, or the same error at the same line."""
+    text = _text(seed, rows, oddities)
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.csv"
+        path.write_bytes(text.encode())
+        with path.open(encoding="utf-8", newline="") as f:
+            got = _outcome(lambda lines: parse_metrics_csv(lines, file="metrics.csv"), f)
+    assert got == _outcome(reference, text)
