@@ -3,8 +3,8 @@
 Why: ops replay a month of a tier's metrics (one row per 10 s poll: 259,200 rows) through a
 policy before shipping it. The bench runs the real command as a separate process on a file
 generated deterministically (``bench/datasets.py``) and reports its wall time and peak RSS
-(``wait4`` of that process), against the baseline of reading the same file with the ``csv``
-module, measured in the same run, rounds interleaved.
+(the process's own ``VmHWM``, see ``_WRAPPER``), against the baseline of reading the same file
+with the ``csv`` module, measured in the same run, rounds interleaved.
 
 Run: ``python -m bench backtest_bench``.
 """

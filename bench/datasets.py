@@ -2,7 +2,7 @@
 
 Why: the back-test figure must be measured on what users replay (a month of a busy tier, one
 row per poll), and every run of the bench must replay the very same bytes, so the file is
-generated from a fixed seed rather than downloaded or checked in (it is ~14 MB).
+generated from a fixed seed rather than downloaded or checked in (it is ~7.7 MiB).
 
 The load has a daily cycle (quiet nights, busy afternoons), a few hours-long hot spells a week
 that push CPU and heap over the shipped policy's scale-up thresholds, short spikes that must
