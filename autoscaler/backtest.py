@@ -349,30 +349,23 @@ def run(
     state_key: tuple[int, bool, float | None] | None = None
     state = TargetState(None)
 
-    def advance_to(t: float) -> None:
-        nonlocal node_seconds, prev_t
-        node_seconds += replicas * (t - prev_t)
-        prev_t = t
-
-    for now in table.times:
+    observations, end, alert_ttl = table.observations, result.end, settings.alert_ttl
+    for now in table.times:  # ~10⁵–10⁶ samples: the per-sample work is kept to the minimum
         while next_alert is not None and next_alert[0] <= now:
             book = book.apply(next_alert[1], received_at=next_alert[0])
             next_alert = next(pending, None)
         if running is not None and running[0] <= now:
-            advance_to(running[0])
+            # node-hours: replicas × time, accumulated sample by sample (and at confirmations)
+            node_seconds += replicas * (running[0] - prev_t)
+            prev_t = running[0]
             replicas, last_confirmed, running = running[1], running[0], None
-        advance_to(now)
+        node_seconds += replicas * (now - prev_t)
+        prev_t = now
         if (replicas, running is not None, last_confirmed) != state_key:
             state_key = (replicas, running is not None, last_confirmed)
             state = TargetState(*state_key)
-        if now != result.end and not may_act(
-            policy,
-            table.observations,
-            book,
-            state,
-            now,
-            staleness=staleness,
-            alert_ttl=settings.alert_ttl,
+        if now != end and not may_act(
+            policy, observations, book, state, now, staleness=staleness, alert_ttl=alert_ttl
         ):
             would = None  # decide() would hold; explained in full only at the last sample
             continue
