@@ -60,8 +60,9 @@ class LoadedPolicy:
     policy: Policy
     file: str
     line: int  # first line of the YAML document
-    field_lines: Mapping[str, int] = field(default_factory=dict)
-    """The line of each top-level field written in the document (for later warnings)."""
+    field_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+    """The line of each top-level field written in the document (for later warnings; not
+    part of equality: moving a field is no change of policy)."""
 
     def warning(self, lint: LintWarning) -> PolicyError:
         """``lint`` as a warning at the line of its field (else the document's first)."""
