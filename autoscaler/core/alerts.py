@@ -118,9 +118,15 @@ class WebhookPayload(_Lenient):
     truncatedAlerts: int = 0
 
 
+def _validate_payload(body: Any) -> WebhookPayload:
+    payload: WebhookPayload = WebhookPayload.__pydantic_validator__.validate_python(body)
+    return payload
+
+
 def parse_webhook(body: Any) -> WebhookPayload:
     """Validate a decoded JSON body; PayloadError lists every problem with its JSON path."""
-    if not isinstance(body, Mapping):
+    # ``type is dict`` first: what a JSON decoder returns, without the ABC check's cost
+    if type(body) is not dict and not isinstance(body, Mapping):
         raise PayloadError("payload must be a JSON object", problems=["$: expected an object"])
     version = body.get("version")
     if version is not None and version != SUPPORTED_VERSION:
@@ -131,7 +137,8 @@ def parse_webhook(body: Any) -> WebhookPayload:
             unsupported_version=True,
         )
     try:
-        return WebhookPayload.model_validate(body)
+        # what WebhookPayload.model_validate(body) calls, without its Python frame (per webhook)
+        return _validate_payload(body)
     except ValidationError as e:
         problems = []
         for err in e.errors():
@@ -163,7 +170,7 @@ class AlertBook:
         """Fold in one webhook: each alert's own status wins, latest notification per fingerprint."""
         alerts = dict(self.alerts)
         for a in payload.alerts:
-            state = _state(a, received_at)
+            state = alert_state(a, received_at)
             key = state.fingerprint
             old = alerts.get(key)
             if old is not None and old.received_at > received_at:
@@ -261,13 +268,24 @@ class AlertStore:
         self.operations += 1
         if not kept and self._keep is not None and not self._keep(state.labels):
             return False, 0
-        old = self._by_fp.get(state.fingerprint)
+        fp = state.fingerprint
+        by_fp = self._by_fp
+        old = by_fp.get(fp)
         if old is not None:
             if old.received_at > state.received_at:
                 return True, 0  # an older notification arriving late does not undo a newer one
-            self._remove(state.fingerprint)
-        self._by_fp[state.fingerprint] = state
-        self._by_name.setdefault(state.name, {})[state.fingerprint] = state
+            if old.name == state.name:
+                # The usual re-send (Alertmanager's fingerprint covers the alertname): move
+                # the alert to the end of both indexes (most recently heard) in place, rather
+                # than dropping its alertname group when it was the only one and rebuilding it.
+                self.operations += 1  # what _remove counts
+                group = self._by_name[state.name]
+                del by_fp[fp], group[fp]
+                by_fp[fp] = group[fp] = state
+                return True, 0  # as many alerts as before: nothing to evict
+            self._remove(fp)
+        by_fp[fp] = state
+        self._by_name.setdefault(state.name, {})[fp] = state
         evicted = 0
         while len(self._by_fp) > self.capacity:
             self._remove(next(iter(self._by_fp)))
@@ -279,7 +297,7 @@ class AlertStore:
         names: set[str] = set()
         ignored = dropped = 0
         for a in payload.alerts:
-            taken, evicted = self.put(_state(a, received_at))
+            taken, evicted = self.put(alert_state(a, received_at))
             dropped += evicted
             if taken:
                 names.add(a.labels["alertname"])
@@ -334,10 +352,6 @@ class AlertStore:
 
 def alert_state(a: WebhookAlert, received_at: float) -> AlertState:
     """One webhook alert as the state the book keeps."""
-    return _state(a, received_at)
-
-
-def _state(a: WebhookAlert, received_at: float) -> AlertState:
     # positional: a frozen dataclass built with keywords costs twice as much, once per alert
     # of every webhook (issue 10); the order is AlertState's field order
     return AlertState(
