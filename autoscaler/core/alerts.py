@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -148,9 +148,12 @@ def parse_webhook(body: Any) -> WebhookPayload:
         raise PayloadError("not a valid Alertmanager webhook payload", problems=problems) from None
 
 
-@dataclass(frozen=True)
-class AlertState:
-    """What we last heard about one alert (by fingerprint)."""
+class AlertState(NamedTuple):
+    """What we last heard about one alert (by fingerprint).
+
+    Immutable. A named tuple rather than a frozen dataclass: one is built per alert of every
+    webhook, and a frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field)
+    costs about twice as much (issue 10)."""
 
     fingerprint: str
     name: str
@@ -311,8 +314,12 @@ class AlertStore:
         Amortised O(1): the oldest are first, so it stops at the first one still young
         (after a clock step backwards a few may linger until the next prune).
         """
+        by_fp = self._by_fp
+        if by_fp and now - next(iter(by_fp.values())).received_at <= ttl:
+            self.operations += 1  # the usual case: the least recently heard is still young
+            return 0
         stale: list[str] = []
-        for key, a in self._by_fp.items():
+        for key, a in by_fp.items():
             self.operations += 1
             if now - a.received_at <= ttl:
                 break
@@ -352,8 +359,7 @@ class AlertStore:
 
 def alert_state(a: WebhookAlert, received_at: float) -> AlertState:
     """One webhook alert as the state the book keeps."""
-    # positional: a frozen dataclass built with keywords costs twice as much, once per alert
-    # of every webhook (issue 10); the order is AlertState's field order
+    # positional (AlertState's field order): keywords cost more, once per alert per webhook
     return AlertState(
         a.key(),
         a.labels["alertname"],
