@@ -21,8 +21,7 @@ Applying an alert twice is harmless (alerts are keyed by fingerprint), so retrie
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
 from aiohttp import hdrs, web
@@ -37,15 +36,9 @@ class NotForwarded(Exception):
     """The payload could not be handed to the leader; the webhook answers 503 (retry)."""
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """The parts of the incoming webhook request the forwarder needs."""
-
-    authorization: str | None
-    forwarded_by: str | None
-
-
-_incoming: contextvars.ContextVar[Incoming | None] = contextvars.ContextVar(
+# The incoming webhook request's headers (its Authorization and FORWARDED_HEADER are what
+# the forwarder needs): the request's own read-only view, read only when forwarding.
+_incoming: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
     "esas_incoming_webhook", default=None
 )
 
@@ -53,15 +46,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def capture_headers(handler: Handler) -> Handler:
-    """Wrap the webhook handler so ``on_payload`` can see who sent the request."""
+    """Wrap the webhook handler so ``on_payload`` can see who sent the request.
+
+    Only needed where forwarding can happen (``serve`` wraps the handler only with leader
+    election); per request it keeps a reference to the headers, nothing is copied."""
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        token = _incoming.set(
-            Incoming(
-                authorization=request.headers.get(hdrs.AUTHORIZATION),
-                forwarded_by=request.headers.get(FORWARDED_HEADER),
-            )
-        )
+        token = _incoming.set(request.headers)
         try:
             return await handler(request)
         finally:
@@ -88,17 +79,19 @@ class Forwarder:
     async def forward(self, payload: WebhookPayload) -> str:
         """POST ``payload`` to the leader; returns its URL. Raises ``NotForwarded``."""
         incoming = _incoming.get()
-        if incoming is not None and incoming.forwarded_by:
+        forwarded_by = incoming.get(FORWARDED_HEADER) if incoming is not None else None
+        if forwarded_by:
             raise NotForwarded(
-                f"forwarded by {incoming.forwarded_by[:100]} to a replica that is not the "
+                f"forwarded by {forwarded_by[:100]} to a replica that is not the "
                 "leader (leadership moved); not forwarded again"
             )
         url = self.leader_url()
         if not url:
             raise NotForwarded("no leader known yet")
         headers = {FORWARDED_HEADER: self.identity}
-        if incoming is not None and incoming.authorization:
-            headers[hdrs.AUTHORIZATION] = incoming.authorization
+        authorization = incoming.get(hdrs.AUTHORIZATION) if incoming is not None else None
+        if authorization:
+            headers[hdrs.AUTHORIZATION] = authorization
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         target = url.rstrip("/") + WEBHOOK_PATH
