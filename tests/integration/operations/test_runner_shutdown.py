@@ -25,7 +25,12 @@ async def test_stopping_during_a_drain_logs_the_operation_left_running_at_its_ph
                 "index": on_victim["index"],
                 "shard": int(on_victim["shard"]),
             }
-            await fault(twin, pin)  # holds the drain
+            await fault(twin, pin)  # holds the drain ...
+            # ... as long as allocation explain gives no verdict: a pinned copy alone is a
+            # verdict ("may not remain, no node may take it") that fails the drain at once.
+            await fault(
+                twin, {"type": "error", "app": "es", "status": 500, "path": "allocation/explain"}
+            )
             op = await r.runner.begin(policy="data", from_replicas=4, to_replicas=3)
             assert op is not None
 
