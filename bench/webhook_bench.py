@@ -10,8 +10,11 @@ installed with apt-get if missing) against two separate processes on 127.0.0.1:
 * ``bench/bare_server.py``: aiohttp reading and decoding the same JSON, answering 200.
 
 Rounds are interleaved (ours, bare, bare, ours, …), each one a fixed-length ``wrk`` run with
-32 connections; the figure is the median and min–max of ours/bare over the rounds. A third
-case measures the cost of one webhook with 50 policies and 1,000 remembered alerts.
+32 connections; the figure is the median and min–max of ours/bare over the rounds. Beside it,
+the CPU time each server process spent per request (``utime + stime`` from ``/proc/PID/stat``
+over the run ÷ requests answered): on a shared machine throughput swings with what else runs,
+CPU per request much less, so it shows whether a low round is our cost or the neighbours'.
+A third case measures the cost of one webhook with 50 policies and 1,000 remembered alerts.
 
 Everything stops by itself: bounded durations, processes terminated in ``finally``.
 Run: ``python -m bench webhook_bench``.
@@ -31,7 +34,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.processes import running, wait_json_line
 
@@ -40,7 +43,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "alertmanager"
 PAYLOADS = ["api-group-mixed-one-resolved.json", "api-firing.json"]
 TOKEN = "bench-token"
 PATH = "/webhook/alertmanager"
-ROUNDS = 5
+ROUNDS = 7
 SECONDS = 3
 CONNECTIONS = 32
 MANY_POLICIES = 50
@@ -100,9 +103,18 @@ def _policies(dest: Path, es_url: str, *, many: bool) -> None:
         )
 
 
+class Servers(NamedTuple):
+    """The two webhook receivers under test: URLs and process ids."""
+
+    ours: str
+    bare: str
+    ours_pid: int
+    bare_pid: int
+
+
 @contextmanager
-def services(work: Path, *, many: bool = False) -> Iterator[tuple[str, str]]:
-    """(our webhook URL, the bare server's URL), each a separate process on 127.0.0.1."""
+def services(work: Path, *, many: bool = False) -> Iterator[Servers]:
+    """Our webhook and the bare server, each a separate process on 127.0.0.1."""
     py = sys.executable
     with running(
         [py, "-m", "autoscaler", "sim", "--virtual", "--kubeconfig-dir", str(work / "kube")],
@@ -137,7 +149,12 @@ def services(work: Path, *, many: bool = False) -> Iterator[tuple[str, str]]:
         ):
             ours = wait_json_line(log, "event", serve)["port"]
             theirs = wait_json_line(work / "bare.log", "port", bare)["port"]
-            yield f"http://127.0.0.1:{ours}{PATH}", f"http://127.0.0.1:{theirs}{PATH}"
+            yield Servers(
+                f"http://127.0.0.1:{ours}{PATH}",
+                f"http://127.0.0.1:{theirs}{PATH}",
+                serve.pid,
+                bare.pid,
+            )
 
 
 def _lua(work: Path, body: Path) -> Path:
@@ -151,10 +168,31 @@ def _lua(work: Path, body: Path) -> Path:
     return script
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (``/proc/PID/stat``, fields 14-15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(
     binary: str, url: str, script: Path, seconds: int = SECONDS, connections: int = CONNECTIONS
 ) -> float:
     """Requests/s of one bounded wrk run; refuses a run with error answers."""
+    return wrk_run(binary, url, script, seconds, connections)[0]
+
+
+def wrk_run(
+    binary: str,
+    url: str,
+    script: Path,
+    seconds: int = SECONDS,
+    connections: int = CONNECTIONS,
+    *,
+    pid: int | None = None,
+) -> tuple[float, float | None]:
+    """(requests/s, CPU µs the server process ``pid`` spent per request) of one bounded wrk
+    run; refuses a run with error answers."""
+    before = cpu_seconds(pid) if pid is not None else 0.0
     out = subprocess.run(
         [
             binary,
@@ -176,9 +214,13 @@ def wrk(
     if bad:
         raise SystemExit(f"{url}: {bad.group(1)} error answers under load:\n{out}")
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not m:
+    n = re.search(r"(\d+) requests in", out)
+    if not m or not n:
         raise SystemExit(f"unreadable wrk output:\n{out}")
-    return float(m.group(1))
+    cpu_us = None
+    if pid is not None and int(n.group(1)):
+        cpu_us = (cpu_seconds(pid) - before) / int(n.group(1)) * 1e6
+    return float(m.group(1)), cpu_us
 
 
 def _post(url: str, body: bytes) -> None:
@@ -220,29 +262,46 @@ def run() -> dict[str, Any]:
     )
     with tempfile.TemporaryDirectory(prefix="esas-bench-") as tmp:
         work = Path(tmp)
-        with services(work) as (ours, bare):
+        with services(work) as srv:
             for name in PAYLOADS:
                 script = _lua(work, FIXTURES / name)
-                wrk(binary, ours, script, 1)  # warm-up
-                wrk(binary, bare, script, 1)
+                wrk(binary, srv.ours, script, 1)  # warm-up
+                wrk(binary, srv.bare, script, 1)
                 ratios: list[float] = []
                 o_rps: list[float] = []
                 b_rps: list[float] = []
+                o_cpu: list[float] = []
+                b_cpu: list[float] = []
                 for r in range(ROUNDS):
-                    order = (
-                        [(ours, o_rps), (bare, b_rps)]
-                        if r % 2 == 0
-                        else [(bare, b_rps), (ours, o_rps)]
-                    )
-                    for url, sink in order:
-                        sink.append(wrk(binary, url, script))
+                    order = [
+                        (srv.ours, srv.ours_pid, o_rps, o_cpu),
+                        (srv.bare, srv.bare_pid, b_rps, b_cpu),
+                    ]
+                    for url, pid, sink, cpu in order if r % 2 == 0 else order[::-1]:
+                        got, us = wrk_run(binary, url, script, pid=pid)
+                        sink.append(got)
+                        if us is not None:
+                            cpu.append(us)
                     ratios.append(o_rps[-1] / b_rps[-1])
-                results[name] = {"ours_rps": o_rps, "bare_rps": b_rps, "ratio": ratios}
+                results[name] = {
+                    "ours_rps": o_rps,
+                    "bare_rps": b_rps,
+                    "ratio": ratios,
+                    "ours_cpu_us_per_request": o_cpu,
+                    "bare_cpu_us_per_request": b_cpu,
+                }
                 print(
                     f"  {name:<36} ours {statistics.median(o_rps):7.0f} req/s, bare "
                     f"{statistics.median(b_rps):7.0f} req/s, ratio ours/bare {_fmt(ratios)}"
                 )
-        with services(work, many=True) as (ours, bare):
+                if o_cpu and b_cpu:
+                    o_us, b_us = statistics.median(o_cpu), statistics.median(b_cpu)
+                    print(
+                        f"  {'':<36} CPU per request (median): ours {o_us:.0f} µs, bare "
+                        f"{b_us:.0f} µs, bare/ours {b_us / o_us:.2f}×"
+                    )
+        with services(work, many=True) as srv:
+            ours = srv.ours
             _remember_alerts(ours)
             script = _lua(work, FIXTURES / "api-firing.json")
             wrk(binary, ours, script, 1)
