@@ -167,6 +167,7 @@ class Operation:
             "updatedAt": self.updated_at,
             "confirmedAt": self.confirmed_at,
             "failure": self.failure,
+            "failureReason": self.failure_reason,
             "history": [s.to_dict() for s in self.history],
         }
 

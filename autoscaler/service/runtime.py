@@ -401,7 +401,8 @@ class Runtime:
 
     @staticmethod
     def _worth_recording(new: Decision, last: Decision | None) -> bool:
-        """Record actions and changes of outcome, not the same hold every poll."""
+        """Record actions and changes of outcome, not the same hold every poll. A paused
+        policy's hold says what it would have done; a change of that is a change of outcome."""
         if last is None:
             return True
         same = (
@@ -409,6 +410,7 @@ class Runtime:
             and new.from_replicas == last.from_replicas
             and new.to_replicas == last.to_replicas
             and new.reason_codes == last.reason_codes
+            and ("paused" not in new.reason_codes or new.reasons == last.reasons)
         )
         return not same
 

@@ -14,7 +14,7 @@ from service_kit import TOKEN, serving
 
 OP_FIELDS = {
     "id", "policy", "target", "direction", "from", "to", "state", "phase", "victims",
-    "startedAt", "updatedAt", "confirmedAt", "failure", "history",
+    "startedAt", "updatedAt", "confirmedAt", "failure", "failureReason", "history",
 }  # fmt: skip
 HOT = "{metric: cpu, aggregate: avg, above: 50, for: 1s}"
 
@@ -87,6 +87,14 @@ async def test_a_paused_policy_starts_no_operation_until_resumed(tmp_path: Path)
 
         await eventually(held_paused_while_hot, what="a paused hold while the load is high")
         assert (await r.get("/api/v1/operations"))["operations"] == []
+        # The decision log keeps what the paused policy would have done, not only "paused".
+        logged = (await r.get("/api/v1/decisions?policy=hot"))["decisions"]
+        would = [
+            d["reasons"][0].get("detail", "")
+            for d in logged
+            if [x["code"] for x in d["reasons"]] == ["paused"]
+        ]
+        assert any(w.startswith("would scale up 3 → 4") for w in would), would
         async with r.session.post(r.url + "/api/v1/policies/hot/resume", headers=auth) as resp:
             assert resp.status == 200
 
@@ -112,6 +120,7 @@ async def test_a_forbidden_scale_shows_as_the_policys_last_operation_failure(
 
             last = await eventually(failed, what="a failed operation")
             assert "forbidden (HTTP 403)" in last["failure"]
+            assert last["failureReason"] == "failed"
             assert "statefulsets/scale" in last["failure"]
             state = (await sim(twin, "GET", "/_sim/state"))["kubernetes"]
             (sts,) = state["statefulsets"]
