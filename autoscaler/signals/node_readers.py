@@ -1,20 +1,20 @@
 """Fast readers of decoded ``_nodes/stats`` nodes: what a poll of 1,000 nodes spends its time on.
 
 Why a module of its own: ``signals.nodes`` holds the *reference* reading of every version's
-fields (``_parse_node``), written to be read by people; this module holds the two readers that
-give the same rows faster, for nodes shaped the way a JSON decoder leaves them (plain dicts,
-ints, floats). Anything they do not recognise raises ``Unusual`` and the reference reader
-takes over, so values and error messages cannot differ (``tests/unit/signals/
-test_nodes_fast_path.py`` holds all three equal, on captures and on random node sets).
+fields (``_parse_node``), written to be read by people; this module holds the reader that
+gives the same rows faster, for nodes shaped the way a JSON decoder leaves them (plain dicts,
+ints, floats). Anything it does not recognise raises ``Unusual`` inside the loop and the node
+goes to the reference reader, so values and error messages cannot differ
+(``tests/unit/signals/test_nodes_fast_path.py`` holds them equal, on captures and on random
+node sets).
 
-* ``read_node_fast`` reads one node, looking each group up with ``dict.get`` (any shape).
-* ``compiled_reader`` reads a whole body: it learns the *shape* of the first node (which of
-  the fields the reference reader prefers are present) and compiles, once per shape, a loop
-  that reads exactly those fields with plain subscripts, checks that every field that would
-  change the reading is absent, and hands any node that does not fit to ``read_node_fast``.
-  A poll's body is filtered (``filter_path``) so every node has the same shape; the compiled
-  loop then costs about two thirds of ``read_node_fast`` per node (1.7 ms against 2.3–2.5 ms
-  of CPU for 1,000 nodes and every metric; issue 10, ``bench/RESULTS.md`` footnote 3).
+``compiled_reader`` learns the *shape* of a node (which of the fields the reference reader
+prefers are present) and compiles, once per shape, a loop that reads exactly those fields with
+plain subscripts, checks that every field that would change the reading is absent, and hands
+any node that does not fit to the caller's per-node reader (``nodes._read_node``: the loop of
+that node's own shape, else the reference reader). A poll's body is filtered (``filter_path``)
+so every node has the first node's shape; the compiled loop reads 1,000 nodes of every metric
+in about 1.7 ms of CPU (issue 10, ``bench/RESULTS.md``).
 
 Pure: no IO, no clock; the compiled loops are cached per shape (a handful per process).
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-__all__ = ["NodeRow", "Reader", "Unusual", "compiled_reader", "read_node_fast"]
+__all__ = ["NodeRow", "Reader", "Unusual", "compiled_reader"]
 
 NodeRow = tuple[
     str,
@@ -49,188 +49,6 @@ NodeRow = tuple[
 
 class Unusual(Exception):
     """A node not in the common shape; ``nodes._parse_node`` (the reference reader) takes over."""
-
-
-_INF: Final = float("inf")
-
-
-# The fast reader converts the common case inline: ``v + 0.0 if type(v) is int`` is
-# ``float(v)`` (both convert with PyLong_AsDouble: same rounding, same OverflowError for an int
-# beyond a double) without a call per field; every other value goes through ``_fnum``.
-
-
-def _fnum(value: Any) -> float | None:
-    """``_num`` of a value already looked up: what json.loads/orjson give for a number."""
-    if value is None:
-        return None
-    kind = type(value)
-    if kind is float:
-        return value if -_INF < value < _INF else None  # NaN and ±inf → missing
-    if kind is int:
-        return float(value)
-    raise Unusual
-
-
-def _sub(obj: Any, key: str) -> Any:
-    """``obj[key]`` of a JSON object (``None`` when ``obj`` is ``None`` or lacks ``key``)."""
-    if obj is None:
-        return None
-    if type(obj) is not dict:
-        raise Unusual
-    return obj.get(key)
-
-
-def read_node_fast(
-    node_id: str, node: Any, roles_cache: dict[tuple[str, ...], frozenset[str]]
-) -> NodeRow:
-    """``_parse_node`` for nodes shaped as decoded JSON (plain dicts, ints and floats): the
-    same sample as a ``NodeRow``, several times cheaper (a poll of 1,000 nodes parses every
-    node). Anything unusual — a missing timestamp, a wrong type, a non-dict mapping — raises
-    ``Unusual`` and the reference reader handles the node, so errors read exactly the same."""
-    if type(node) is not dict:
-        raise Unusual
-    get = node.get
-    v = get("timestamp")
-    ts = v + 0.0 if type(v) is int else _fnum(v)
-    name = get("name", node_id)
-    raw_roles = get("roles", [])
-    if ts is None or type(name) is not str or type(raw_roles) is not list:
-        raise Unusual
-    role_key = tuple(raw_roles)
-    roles = roles_cache.get(role_key)
-    if roles is None:
-        if not all(type(r) is str for r in raw_roles):
-            raise Unusual
-        roles = roles_cache[role_key] = frozenset(raw_roles)
-
-    # Each group is looked into only when the body has it (a filtered body has few).
-    cpu = load1 = heap = disk = None
-    search_queue = search_rejected = write_queue = write_rejected = None
-    query_total = query_time_ms = index_total = uptime_ms = None
-    os_ = get("os")
-    if os_ is not None:
-        if type(os_) is not dict:
-            raise Unusual
-        os_cpu = os_.get("cpu")
-        if os_cpu is not None:
-            if type(os_cpu) is not dict:
-                raise Unusual
-            v = os_cpu.get("percent")
-            cpu = v + 0.0 if type(v) is int else _fnum(v)
-            load_average = os_cpu.get("load_average")
-            if load_average is not None:
-                if type(load_average) is not dict:
-                    raise Unusual
-                v = load_average.get("1m")
-                load1 = v + 0.0 if type(v) is int else _fnum(v)
-                if load1 is not None and load1 < 0:
-                    load1 = None
-        if cpu is None:
-            v = os_.get("cpu_percent")
-            cpu = v + 0.0 if type(v) is int else _fnum(v)
-    if cpu is None:
-        v = _sub(_sub(get("process"), "cpu"), "percent")
-        cpu = v + 0.0 if type(v) is int else _fnum(v)
-    if cpu is not None and cpu < 0:
-        cpu = None
-
-    jvm = get("jvm")
-    if jvm is not None:
-        if type(jvm) is not dict:
-            raise Unusual
-        mem = jvm.get("mem")
-        if mem is not None:
-            if type(mem) is not dict:
-                raise Unusual
-            v = mem.get("heap_used_percent")
-            heap = v + 0.0 if type(v) is int else _fnum(v)
-            if heap is None:
-                v = mem.get("heap_used_in_bytes")
-                used = v + 0.0 if type(v) is int else _fnum(v)
-                v = mem.get("heap_max_in_bytes")
-                hmax = v + 0.0 if type(v) is int else _fnum(v)
-                if used is not None and hmax:
-                    heap = 100.0 * used / hmax
-        v = jvm.get("uptime_in_millis")
-        uptime_ms = v + 0.0 if type(v) is int else _fnum(v)
-
-    fs = get("fs")
-    if fs is not None:
-        if type(fs) is not dict:
-            raise Unusual
-        fs_total = fs.get("total")
-        if fs_total is not None:
-            if type(fs_total) is not dict:
-                raise Unusual
-            v = fs_total.get("total_in_bytes")
-            total = v + 0.0 if type(v) is int else _fnum(v)
-            v = fs_total.get("available_in_bytes")
-            avail = v + 0.0 if type(v) is int else _fnum(v)
-            if total and avail is not None:
-                disk = 100.0 * (1.0 - avail / total)
-
-    pools = get("thread_pool")
-    if pools is not None:
-        if type(pools) is not dict:
-            raise Unusual
-        search_pool = pools.get("search")
-        if search_pool is not None:
-            if type(search_pool) is not dict:
-                raise Unusual
-            v = search_pool.get("queue")
-            search_queue = v + 0.0 if type(v) is int else _fnum(v)
-            v = search_pool.get("rejected")
-            search_rejected = v + 0.0 if type(v) is int else _fnum(v)
-        pool = pools.get("write")  # the first of _WRITE_POOLS present
-        if pool is None:
-            pool = pools.get("bulk")
-            if pool is None:
-                pool = pools.get("index")
-        if pool is not None:
-            if type(pool) is not dict:
-                raise Unusual
-            v = pool.get("queue")
-            write_queue = v + 0.0 if type(v) is int else _fnum(v)
-            v = pool.get("rejected")
-            write_rejected = v + 0.0 if type(v) is int else _fnum(v)
-
-    indices = get("indices")
-    if indices is not None:
-        if type(indices) is not dict:
-            raise Unusual
-        search = indices.get("search")
-        if search is not None:
-            if type(search) is not dict:
-                raise Unusual
-            v = search.get("query_total")
-            query_total = v + 0.0 if type(v) is int else _fnum(v)
-            v = search.get("query_time_in_millis")
-            query_time_ms = v + 0.0 if type(v) is int else _fnum(v)
-        indexing = indices.get("indexing")
-        if indexing is not None:
-            if type(indexing) is not dict:
-                raise Unusual
-            v = indexing.get("index_total")
-            index_total = v + 0.0 if type(v) is int else _fnum(v)
-
-    return (
-        node_id,
-        name,
-        roles,
-        ts / 1000.0,
-        cpu,
-        heap,
-        disk,
-        load1,
-        search_queue,
-        write_queue,
-        query_total,
-        query_time_ms,
-        index_total,
-        search_rejected,
-        write_rejected,
-        uptime_ms,
-    )
 
 
 # ---------------------------------------------------------------------------------------------

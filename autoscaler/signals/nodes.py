@@ -53,7 +53,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, Final
 
 from autoscaler.core.observations import MetricKey
-from autoscaler.signals.node_readers import NodeRow, Unusual, compiled_reader, read_node_fast
+from autoscaler.signals.node_readers import NodeRow, compiled_reader
 
 __all__ = [
     "AGGREGATES",
@@ -292,13 +292,24 @@ def parse_node_rows(body: Any) -> list[NodeRow]:
 def _read_node(
     node_id: Any, node: Any, roles_cache: dict[tuple[str, ...], frozenset[str]]
 ) -> NodeRow:
+    """One node that the body's loop could not read: the loop compiled for this node's own
+    shape reads it, else (anything unusual) the reference reader, which names the field that
+    is wrong."""
     nid = node_id if type(node_id) is str else str(node_id)
-    try:
-        return read_node_fast(nid, node, roles_cache)
-    except (Unusual, OverflowError):
-        # The general reader decides, and names the field that is wrong: also when an int
-        # beyond a double overflowed here, since it may read another bad field first.
-        return row_of(_parse_node(nid, node))
+    reader = compiled_reader(node)
+    if reader is not None:
+        return reader(((nid, node),), roles_cache, _reference_row)[0]
+    return _reference_row(nid, node, roles_cache)
+
+
+def _reference_row(
+    nid: Any, node: Any, roles_cache: dict[tuple[str, ...], frozenset[str]]
+) -> NodeRow:
+    """``_parse_node`` as a row; it also learns the node's role set for the compiled loops
+    (they read roles from ``roles_cache`` only, so a validated list is learnt here once)."""
+    row = row_of(_parse_node(nid, node))
+    roles_cache.setdefault(tuple(node["roles"]) if "roles" in node else (), row[_ROLES])
+    return row
 
 
 _SAMPLE_FIELDS: Final = tuple(NodeSample.__dataclass_fields__)
