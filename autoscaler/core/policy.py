@@ -65,7 +65,9 @@ Duration = Annotated[
     float,
     BeforeValidator(_duration),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"}),
+    # What parse_duration accepts (spaces around the value are trimmed), so editors and the
+    # Helm chart's schema refuse exactly what the service refuses.
+    WithJsonSchema({"type": "string", "pattern": r"^\s*(\d+(\.\d+)?(ms|s|m|h|d))+\s*$"}),
 ]
 """Seconds, written in files as ``30s``, ``5m``, ``2h`` or ``1h30m``."""
 
@@ -117,9 +119,11 @@ StepSpec = Annotated[
     PlainSerializer(str, return_type=str),
     WithJsonSchema(
         {
+            # What _step accepts: a count (also quoted, "2"), or a percentage ("25%").
             "oneOf": [
                 {"type": "integer", "minimum": 1},
-                {"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
+                {"type": "string", "pattern": r"^\s*0*[1-9][0-9]*\s*$"},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%\s*$"},
             ]
         }
     ),

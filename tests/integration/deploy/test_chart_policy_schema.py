@@ -159,3 +159,39 @@ def test_every_deploy_test_values_file_still_passes_the_chart_schema(
         helm, "template", "x", str(CHART), "--namespace", NAMESPACE, "-f", str(VALUES_DIR / values)
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "service_accepts"),
+    [
+        ("step", "2", True),  # a quoted count
+        ("step", " 25 % ", True),
+        ("step", "0", False),
+        ("step", "two", False),
+        ("for", " 5m", True),  # spaces around a duration are trimmed
+        ("for", "1h30m", True),
+        ("for", "5 m", False),
+        ("for", "5", False),
+    ],
+)
+def test_the_chart_schema_accepts_a_step_or_duration_exactly_when_the_service_does(
+    helm: Path, tmp_path: Path, field: str, value: str, service_accepts: bool
+) -> None:
+    policy = _example()
+    if field == "step":
+        policy["scaleUp"]["step"] = value
+    else:
+        policy["scaleUp"]["when"] = {
+            "all": [{"metric": "cpu", "aggregate": "avg", "above": 80, "for": value}]
+        }
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    validate = subprocess.run(
+        [sys.executable, "-m", "autoscaler", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (validate.returncode == 0) is service_accepts, validate.stderr
+    result = _helm(helm, "template", _values(tmp_path, {"p.yaml": policy}))
+    assert (result.returncode == 0) is service_accepts, result.stderr
