@@ -207,7 +207,7 @@ def test_operations_round_trip_through_their_stored_form() -> None:
 def test_the_api_view_has_exactly_the_documented_fields() -> None:
     assert set(up_op().view()) == {
         "id", "policy", "target", "direction", "from", "to", "state", "phase", "victims",
-        "startedAt", "updatedAt", "confirmedAt", "failure", "history",
+        "startedAt", "updatedAt", "confirmedAt", "failure", "failureReason", "history",
     }  # fmt: skip
 
 
