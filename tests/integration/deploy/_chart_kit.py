@@ -7,6 +7,8 @@ where the chart tests are part of the proof.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import importlib.util
 import os
 import subprocess
@@ -143,3 +145,29 @@ def local_serve_args(
         value = local.get(flag, value).replace("$(POD_NAME)", pod_name)
         out.append(f"{flag}={value}")
     return out
+
+
+def webhook_body(name: str, status: str) -> dict[str, Any]:
+    """An Alertmanager v4 webhook body for one alert (shape of fixtures/alertmanager)."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    alert = {
+        "status": status,
+        "labels": {"alertname": name},
+        "annotations": {},
+        "startsAt": now,
+        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else now,
+        "generatorURL": "",
+        "fingerprint": hashlib.sha256(name.encode()).hexdigest()[:16],
+    }
+    return {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{name}"}}',
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "es-autoscaler",
+        "groupLabels": {"alertname": name},
+        "commonLabels": {"alertname": name},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.invalid",
+        "alerts": [alert],
+    }

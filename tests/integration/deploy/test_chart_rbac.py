@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import hashlib
 import inspect
 import json
 import os
@@ -52,6 +51,7 @@ from _chart_kit import (
     local_serve_args,
     rbac_manifests,
     render_text,
+    webhook_body,
 )
 from kubernetes_asyncio import client
 
@@ -243,29 +243,7 @@ def _policy(es_url: str) -> str:
 
 
 def _webhook(name: str, status: str) -> bytes:
-    """An Alertmanager v4 webhook body for one alert (shape of fixtures/alertmanager)."""
-    alert = {
-        "status": status,
-        "labels": {"alertname": name},
-        "annotations": {},
-        "startsAt": "2026-01-01T00:00:00Z",
-        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-01-01T00:01:00Z",
-        "generatorURL": "",
-        "fingerprint": hashlib.sha256(name.encode()).hexdigest()[:16],
-    }
-    body = {
-        "version": "4",
-        "groupKey": f'{{}}:{{alertname="{name}"}}',
-        "truncatedAlerts": 0,
-        "status": status,
-        "receiver": "es-autoscaler",
-        "groupLabels": {"alertname": name},
-        "commonLabels": {"alertname": name},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager.invalid",
-        "alerts": [alert],
-    }
-    return json.dumps(body).encode()
+    return json.dumps(webhook_body(name, status)).encode()
 
 
 def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, Any]:

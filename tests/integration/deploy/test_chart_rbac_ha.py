@@ -17,8 +17,6 @@ service gets the real apiserver 403 and says so in its log, naming the verb and 
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -35,6 +33,7 @@ from _chart_kit import (
     local_serve_args,
     rbac_manifests,
     render_text,
+    webhook_body,
 )
 from k8s_kit import api_for
 from kubernetes_asyncio import client
@@ -86,32 +85,6 @@ def _policy(es_url: str) -> str:
         },
         sort_keys=False,
     )
-
-
-def _webhook(name: str, status: str) -> dict[str, Any]:
-    """An Alertmanager v4 webhook body for one alert (shape of fixtures/alertmanager)."""
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    alert = {
-        "status": status,
-        "labels": {"alertname": name},
-        "annotations": {},
-        "startsAt": now,
-        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else now,
-        "generatorURL": "",
-        "fingerprint": hashlib.sha256(name.encode()).hexdigest()[:16],
-    }
-    return {
-        "version": "4",
-        "groupKey": f'{{}}:{{alertname="{name}"}}',
-        "truncatedAlerts": 0,
-        "status": status,
-        "receiver": "es-autoscaler",
-        "groupLabels": {"alertname": name},
-        "commonLabels": {"alertname": name},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager.invalid",
-        "alerts": [alert],
-    }
 
 
 class Rig:
@@ -221,7 +194,7 @@ async def test_two_replicas_under_the_chart_role_elect_forward_and_take_over_wit
 
         # the follower forwards: its 200 means the leader applied the alert
         status, body, _ = await b.post(
-            "/webhook/alertmanager", _webhook("HaProofUp", "firing"), AUTH
+            "/webhook/alertmanager", webhook_body("HaProofUp", "firing"), AUTH
         )
         assert status == 200, body
         up = await _confirmed(a, "up")
@@ -236,7 +209,7 @@ async def test_two_replicas_under_the_chart_role_elect_forward_and_take_over_wit
 
         await eventually(b_leads, what="the survivor to take the Lease over")
         for name, status_ in (("HaProofUp", "resolved"), ("HaProofDown", "firing")):
-            code, body, _ = await b.post("/webhook/alertmanager", _webhook(name, status_), AUTH)
+            code, body, _ = await b.post("/webhook/alertmanager", webhook_body(name, status_), AUTH)
             assert code == 200, body
         down = await _confirmed(b, "down")
         assert (down["from"], down["to"]) == (4, 3)
