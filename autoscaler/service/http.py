@@ -179,7 +179,7 @@ async def _set_paused(request: web.Request, paused: bool) -> web.Response:
 
 
 async def get_leader(request: web.Request) -> web.Response:
-    """``{"identity", "leader", "holder", "since"}`` (service/leader.py)."""
+    """``{"identity", "leader", "holder", "since", "lastError"}`` (service/leader.py)."""
     status = request.app.get(LEADER)
     if status is None:
         return _json({"error": "no leader information"}, status=404)

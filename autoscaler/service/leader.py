@@ -126,6 +126,8 @@ class LeaderElector:
         self._leader_since: float | None = None  # wall time we became leader
         self.holder: str | None = None
         self.holder_url: str | None = None
+        #: the last failed Lease call (wall time, one-line error) until a call succeeds again
+        self.last_error: tuple[float, str] | None = None
         self.changed = asyncio.Event()  # set on every change of is_leader(); the caller clears
 
     # ---- what callers ask ------------------------------------------------------------------
@@ -137,13 +139,17 @@ class LeaderElector:
         return self._monotonic() - self._renewed_at < self.timing.renew_deadline
 
     def status(self) -> dict[str, Any]:
-        """``GET /api/v1/leader``: ``{identity, leader, holder, since}``."""
+        """``GET /api/v1/leader``: ``{identity, leader, holder, since, lastError}``;
+        ``lastError`` (``{at, error}``) says why the last Lease call failed — a missing RBAC
+        verb, an unreachable API server — until a call succeeds again."""
         leader = self.is_leader()
+        failed = self.last_error
         return {
             "identity": self.identity,
             "leader": leader,
             "holder": self.holder,
             "since": rfc3339(self._leader_since) if leader else None,
+            "lastError": None if failed is None else {"at": rfc3339(failed[0]), "error": failed[1]},
         }
 
     def leader_url(self) -> str | None:
@@ -161,11 +167,13 @@ class LeaderElector:
             while True:
                 try:
                     await asyncio.wait_for(self.try_acquire_or_renew(), self.timing.request_timeout)
+                    self.last_error = None
                 except (TimeoutError, OSError, ApiException) as exc:
+                    self.last_error = (self._wall(), describe_failure(exc))
                     log.warning(
                         "lease call failed",
                         extra=fields(
-                            lease=self._ref(), identity=self.identity, error=describe_failure(exc)
+                            lease=self._ref(), identity=self.identity, error=self.last_error[1]
                         ),
                     )
                 now_leader = self.is_leader()

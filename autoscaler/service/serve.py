@@ -481,6 +481,7 @@ class Service:
             "leader": True,
             "holder": self.identity,
             "since": rfc3339(self._started_at),
+            "lastError": None,
         }
 
     def _advertise_url(self) -> str | None:

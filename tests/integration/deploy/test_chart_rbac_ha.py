@@ -284,4 +284,8 @@ async def test_each_lease_verb_the_chart_grants_is_needed_and_its_403_is_reporte
                 return any(r.get("event") == "lost leadership" for r in p.lines())
 
             await eventually(stepped_down, what="the replica to step down")
-        assert (await _leader(p))["leader"] is False
+        view = await _leader(p)
+        assert view["leader"] is False
+        # the status API says why, as long as the calls keep failing
+        assert view["lastError"] is not None
+        assert denial in view["lastError"]["error"]

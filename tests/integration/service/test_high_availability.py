@@ -210,6 +210,7 @@ async def test_of_two_replicas_only_the_leader_acts_and_a_killed_leader_is_repla
                 "leader": True,
                 "holder": "esas-b",
                 "since": view["since"],
+                "lastError": None,
             }
             lease_writes = [
                 r
@@ -464,7 +465,13 @@ async def test_a_follower_that_knows_no_leader_url_answers_503_with_retry_after(
                 return v if v["holder"] == "ghost" else None
 
             view = await eventually(sees_ghost, what="the follower to read the Lease")
-            assert view == {"identity": "esas-b", "leader": False, "holder": "ghost", "since": None}
+            assert view == {
+                "identity": "esas-b",
+                "leader": False,
+                "holder": "ghost",
+                "since": None,
+                "lastError": None,
+            }
             auth = {"Authorization": f"Bearer {TOKEN}"}
             status, body, headers = await b.post(
                 "/webhook/alertmanager", alert_payload("EsHot"), auth

@@ -71,7 +71,13 @@ async def test_first_replica_creates_the_lease_and_the_second_follows(
     assert await a.try_acquire_or_renew()
     assert not await b.try_acquire_or_renew()
     assert (a.is_leader(), b.is_leader()) == (True, False)
-    assert b.status() == {"identity": "pod-b", "leader": False, "holder": "pod-a", "since": None}
+    assert b.status() == {
+        "identity": "pod-b",
+        "leader": False,
+        "holder": "pod-a",
+        "since": None,
+        "lastError": None,
+    }
     assert b.leader_url() == "http://pod-a.example:8080"
     spec = await lease_spec(api)
     assert spec["holderIdentity"] == "pod-a"
@@ -191,3 +197,34 @@ async def test_a_refused_lease_read_is_an_error_not_a_missing_lease(
         await a.try_acquire_or_renew()
     assert err.value.status == 500
     assert not a.is_leader()
+
+
+async def test_the_status_says_why_the_last_lease_call_failed_until_one_succeeds(
+    api: client.ApiClient, running: RunningTwin
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        await session.post(
+            f"{running.es_url}/_sim/faults",
+            json={"type": "error", "app": "k8s", "status": 500, "count": 1},
+        )
+    fast = LeaseTiming(lease_duration=3, renew_deadline=2, retry_period=0.05)
+    a = LeaderElector(api=api, namespace=NS, name=LEASE, identity="pod-a", timing=fast)
+    seen: list[object] = []
+    task = asyncio.create_task(a.run())
+    try:
+        for _ in range(400):  # bounded: the fault fires once, the next call succeeds
+            seen.append(a.status()["lastError"])
+            if a.is_leader():
+                break
+            await asyncio.sleep(0.01)
+        failures = [e for e in seen if e is not None]
+        assert failures, "the failed call shows in the status"
+        first = failures[0]
+        assert isinstance(first, dict)
+        assert first["error"].startswith("HTTP 500")
+        assert a.is_leader()
+        assert a.status()["lastError"] is None  # a successful call clears it
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
