@@ -15,11 +15,13 @@ import pytest
 from k8s_kit import api_for
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
+from twin_kit import sim
 
 from autoscaler.service.leader import LEADER_URL_ANNOTATION, LeaderElector, LeaseTiming
 from autoscaler.sim.server import RunningTwin, run_twin
 
 NS, LEASE = "elastic", "es-autoscaler"
+ONE_K8S_500 = {"type": "error", "app": "k8s", "status": 500, "count": 1}
 TIMING = LeaseTiming(lease_duration=15, renew_deadline=10, retry_period=2)
 
 
@@ -187,11 +189,7 @@ async def test_the_first_replica_creates_the_lease_with_create_not_a_blind_put(
 async def test_a_refused_lease_read_is_an_error_not_a_missing_lease(
     api: client.ApiClient, running: RunningTwin
 ) -> None:
-    async with aiohttp.ClientSession() as session:
-        await session.post(
-            f"{running.es_url}/_sim/faults",
-            json={"type": "error", "app": "k8s", "status": 500, "count": 1},
-        )
+    await sim(running, "POST", "/_sim/faults", ONE_K8S_500)
     a = elector(api, "pod-a", ManualClock())
     with pytest.raises(ApiException) as err:
         await a.try_acquire_or_renew()
@@ -202,11 +200,7 @@ async def test_a_refused_lease_read_is_an_error_not_a_missing_lease(
 async def test_the_status_says_why_the_last_lease_call_failed_until_one_succeeds(
     api: client.ApiClient, running: RunningTwin
 ) -> None:
-    async with aiohttp.ClientSession() as session:
-        await session.post(
-            f"{running.es_url}/_sim/faults",
-            json={"type": "error", "app": "k8s", "status": 500, "count": 1},
-        )
+    await sim(running, "POST", "/_sim/faults", ONE_K8S_500)
     fast = LeaseTiming(lease_duration=3, renew_deadline=2, retry_period=0.05)
     a = LeaderElector(api=api, namespace=NS, name=LEASE, identity="pod-a", timing=fast)
     seen: list[object] = []
